@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Sets up a fresh checkout: Debian Python packages where missing, npm dependencies, TypeScript build.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then echo "modelfleet needs Node.js >= 20 (found $(node --version))" >&2; exit 1; fi
+
+# Python modules the servers and tests use, with the Debian package that provides each.
+modules=(sklearn:python3-sklearn xgboost:python3-xgboost joblib:python3-joblib onnx:python3-onnx pandas:python3-pandas yaml:python3-yaml grpc:python3-grpcio grpc_tools:python3-grpc-tools)
+py=${PYTHON_BIN:-/usr/bin/python3}
+missing_pkgs=()
+for m in "${modules[@]}"; do
+  mod=${m%%:*}; pkg=${m#*:}
+  "$py" -c "import $mod" >/dev/null 2>&1 || missing_pkgs+=("$pkg")
+done
+if ! command -v wrk >/dev/null 2>&1; then missing_pkgs+=(wrk); fi
+if [ ${#missing_pkgs[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing Debian packages: ${missing_pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null
+  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then
+    say "installing Debian packages with sudo: ${missing_pkgs[*]}"
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null
+  else
+    say "no apt-get: trying pip for the Python packages (${missing_pkgs[*]})"
+    python3 -m pip install --user scikit-learn xgboost joblib onnx pandas pyyaml grpcio grpcio-tools || \
+      say "WARNING: could not install Python packages; the Python engine will report what is missing"
+  fi
+fi
+
+# onnxruntime-node's postinstall would otherwise download CUDA files, which fails offline.
+export ONNXRUNTIME_NODE_INSTALL=skip
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies"
+  npm install --no-audit --no-fund --loglevel=error
+fi
+
+say "building TypeScript"
+npx tsc -b
+# Workspace bins point into dist/, which exists only after the first build: link them now.
+if [ ! -e node_modules/.bin/modelfleet ]; then npm install --no-audit --no-fund --loglevel=error --offline >/dev/null 2>&1 || npm rebuild --loglevel=error >/dev/null; fi
+say "ready"
