@@ -1,0 +1,120 @@
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, PythonRuntime } from '@modelfleet/shared';
+import type { Datatype, ModelRuntime, PythonModelInfo, RuntimeContext, ServerDefinition, TensorMetadata } from '@modelfleet/shared';
+
+const LOADER = fileURLToPath(new URL('../python/sklearn_loader.py', import.meta.url));
+const WELL_KNOWN = ['model.joblib', 'model.pkl', 'model.pickle'];
+const PICKLE = /\.(joblib|pkl|pickle)$/;
+
+/** model.joblib | model.pkl | model.pickle, else exactly one *.joblib|*.pkl|*.pickle (MLServer's and KServe's rules). */
+export function findModelFile(modelPath: string): string {
+  if (statSync(modelPath).isFile()) return modelPath;
+  const files = readdirSync(modelPath);
+  for (const name of WELL_KNOWN) if (files.includes(name)) return path.join(modelPath, name);
+  const candidates = files.filter((f) => PICKLE.test(f));
+  if (candidates.length === 1) return path.join(modelPath, candidates[0]);
+  if (candidates.length === 0) {
+    throw new ConfigError(`no model file in ${modelPath}: expected model.joblib, model.pkl, model.pickle or one *.joblib|*.pkl|*.pickle`);
+  }
+  throw new ConfigError(`more than one model file in ${modelPath} (${candidates.join(', ')}): keep one, or name it model.joblib`);
+}
+
+interface SklearnInfo extends PythonModelInfo {
+  estimator: string;
+  final_estimator: string;
+  feature_names?: string[] | null;
+  classes?: Array<string | number | boolean> | null;
+  library_version: string;
+  pickled_version?: string | null;
+}
+
+function labelDatatype(classes: SklearnInfo['classes']): Datatype {
+  if (!classes?.length) return 'FP64';
+  if (classes.every((c) => typeof c === 'number' && Number.isInteger(c))) return 'INT64';
+  if (classes.every((c) => typeof c === 'number')) return 'FP64';
+  if (classes.every((c) => typeof c === 'boolean')) return 'BOOL';
+  return 'BYTES';
+}
+
+function describe(raw: PythonModelInfo) {
+  const info = raw as SklearnInfo;
+  const nClasses = info.classes?.length ?? -1;
+  const shapes: Record<string, TensorMetadata> = {
+    predict: { name: 'predict', datatype: labelDatatype(info.classes), shape: [-1] },
+    predict_proba: { name: 'predict_proba', datatype: 'FP64', shape: [-1, nClasses] },
+    decision_function: { name: 'decision_function', datatype: 'FP64', shape: nClasses === 2 ? [-1] : [-1, nClasses] },
+    transform: { name: 'transform', datatype: 'FP64', shape: [-1, -1] },
+  };
+  return {
+    inputs: [
+      {
+        name: 'input-0',
+        datatype: 'FP64' as Datatype,
+        shape: [-1, info.n_features ?? -1],
+        ...(info.feature_names ? { parameters: { feature_names: info.feature_names } } : {}),
+      },
+    ],
+    outputs: info.outputs.map((o) => shapes[o]).filter(Boolean),
+    parameters: {
+      estimator: info.estimator,
+      sklearn_version: info.library_version,
+      ...(info.pickled_version ? { pickled_sklearn_version: info.pickled_version } : {}),
+      ...(info.classes ? { classes: info.classes } : {}),
+    },
+  };
+}
+
+async function createRuntime(ctx: RuntimeContext): Promise<ModelRuntime> {
+  const file = findModelFile(ctx.modelPath);
+  const method = String(ctx.params.method);
+  const predictProba = /^(1|true|yes)$/i.test(process.env.PREDICT_PROBA ?? '');
+  const runtime = new PythonRuntime({
+    name: ctx.modelName,
+    version: ctx.modelVersion,
+    platform: 'sklearn',
+    modelPath: file,
+    loaderPath: LOADER,
+    requiredModules: ['sklearn', 'joblib', 'numpy'],
+    workers: ctx.workers,
+    maxQueue: ctx.maxQueue,
+    log: ctx.log,
+    // Seldon answers the `method` parameter; V2 answers predict unless outputs are named (MLServer); KServe V1
+    // answers predict unless PREDICT_PROBA=true (KServe's sklearnserver).
+    defaultOutputs: (protocol) =>
+      protocol === 'seldon' ? [method] : protocol === 'kserve-v1' && predictProba ? ['predict_proba'] : ['predict'],
+    describe,
+  });
+  return {
+    async load() {
+      await runtime.load();
+      const params = runtime.metadata().parameters ?? {};
+      if (params.pickled_sklearn_version && params.pickled_sklearn_version !== params.sklearn_version) {
+        ctx.log.warn(
+          `model was pickled with scikit-learn ${String(params.pickled_sklearn_version)} and is served with ${String(params.sklearn_version)}: check its predictions`,
+        );
+      }
+    },
+    infer: (r) => runtime.infer(r),
+    metadata: () => runtime.metadata(),
+    defaultOutputs: (p) => runtime.defaultOutputs(p),
+    unload: () => runtime.unload(),
+  };
+}
+
+export const definition: ServerDefinition = {
+  implementation: 'SKLEARN_SERVER',
+  image: 'modelfleet/sklearnserver',
+  description: 'scikit-learn models saved with joblib or pickle',
+  parameters: [
+    {
+      name: 'method',
+      type: 'STRING',
+      description: 'What Seldon-protocol predictions return',
+      default: 'predict_proba',
+      choices: ['predict_proba', 'predict', 'decision_function'],
+    },
+  ],
+  createRuntime,
+};

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/**
+ * modelfleet CLI: `modelfleet serve <IMPLEMENTATION> [flags]`. Flags override the container env contract
+ * (PREDICTIVE_UNIT_*, MODEL_URI, ...), so the same server runs the same way from a shell and in a pod.
+ */
+import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from './config/parameters.js';
+import { parseSize, settingsFromEnv } from './config/settings.js';
+import { findPython } from './python/interpreter.js';
+import { runServer } from './run.js';
+import { loadDefinition, SERVERS } from './registry.js';
+
+const USAGE = `usage:
+  modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
+  modelfleet train-example <dir>                  train the iris example model into <dir>/model.joblib
+
+serve options (each overrides the environment variable named):
+  --model-uri <uri>       MODEL_URI / model_uri parameter: folder, file://, pvc://, s3://, gs://, http(s)://
+  --model-name <name>     MLSERVER_MODEL_NAME / PREDICTIVE_UNIT_ID (default "model"): the V2 and V1 model name
+  --model-version <v>     MLSERVER_MODEL_VERSION
+  --method <m>            the "method" parameter (SKLEARN_SERVER: predict_proba | predict | decision_function)
+  --param <name=value>    any server parameter (repeatable), as in PREDICTIVE_UNIT_PARAMETERS
+  --http-port <n>         PREDICTIVE_UNIT_HTTP_SERVICE_PORT (9000)
+  --grpc-port <n>         PREDICTIVE_UNIT_GRPC_SERVICE_PORT (9500)
+  --metrics-port <n>      PREDICTIVE_UNIT_METRICS_SERVICE_PORT (6000)
+  --host <addr>           MODELFLEET_HOST (0.0.0.0)
+  --workers <n>           MODELFLEET_WORKERS / GUNICORN_WORKERS (one per core)
+  --max-body-size <size>  MODELFLEET_MAX_BODY_SIZE (100mb)
+`;
+
+async function serve(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      'model-uri': { type: 'string' },
+      'model-name': { type: 'string' },
+      'model-version': { type: 'string' },
+      method: { type: 'string' },
+      param: { type: 'string', multiple: true },
+      'http-port': { type: 'string' },
+      'grpc-port': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      host: { type: 'string' },
+      workers: { type: 'string' },
+      'max-body-size': { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new ConfigError(`serve takes one implementation name\n${USAGE}`);
+  const def = await loadDefinition(positionals[0]);
+  const s = settingsFromEnv();
+  const port = (v: string | undefined, what: string, fallback: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${what} must be a port number, got "${v}"`);
+    return n;
+  };
+  s.httpPort = port(values['http-port'], 'http-port', s.httpPort);
+  s.grpcPort = port(values['grpc-port'], 'grpc-port', s.grpcPort);
+  s.metricsPort = port(values['metrics-port'], 'metrics-port', s.metricsPort);
+  if (values.host) s.host = values.host;
+  if (values['model-uri']) s.modelUri = values['model-uri'];
+  if (values['model-name']) s.modelName = values['model-name'];
+  if (values['model-version']) s.modelVersion = values['model-version'];
+  if (values.workers) {
+    const n = Number(values.workers);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--workers must be a positive integer, got "${values.workers}"`);
+    s.workers = n;
+  }
+  if (values['max-body-size']) s.maxBodyBytes = parseSize(values['max-body-size'], '--max-body-size');
+  if (values.method) s.parameters.push({ name: 'method', value: values.method });
+  for (const p of values.param ?? []) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--param takes name=value, got "${p}"`);
+    s.parameters.push({ name: p.slice(0, eq), value: p.slice(eq + 1) });
+  }
+  await runServer(def, s);
+}
+
+const TRAIN_IRIS = `
+import sys, joblib
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+X, y = load_iris(return_X_y=True)
+joblib.dump(LogisticRegression(max_iter=1000).fit(X, y), sys.argv[1])
+`;
+
+async function trainExample(args: string[]): Promise<void> {
+  if (args.length !== 1) throw new ConfigError('train-example takes one folder');
+  const dir = path.resolve(args[0]);
+  mkdirSync(dir, { recursive: true });
+  const py = await findPython(['sklearn', 'joblib']);
+  await promisify(execFile)(py.bin, ['-c', TRAIN_IRIS, path.join(dir, 'model.joblib')]);
+  process.stderr.write(`trained iris LogisticRegression into ${path.join(dir, 'model.joblib')}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === 'serve') return serve(rest);
+  if (command === 'train-example') return trainExample(rest);
+  process.stdout.write(USAGE);
+  if (command !== undefined && command !== '--help' && command !== '-h' && command !== 'help') process.exit(2);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  process.stderr.write(`modelfleet: ${err instanceof ConfigError ? '' : 'error: '}${(err as Error).message}\n`);
+  process.exit(2);
+});

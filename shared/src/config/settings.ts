@@ -1,0 +1,86 @@
+import os from 'node:os';
+import { ConfigError, parseParameterList } from './parameters.js';
+import type { Identity } from '../metrics/registry.js';
+
+/** Everything a server needs to start, from the Seldon/MLServer env contract and then CLI flags. */
+export interface Settings {
+  host: string;
+  httpPort: number;
+  grpcPort: number;
+  metricsPort: number;
+  metricsPath: string;
+  modelUri?: string;
+  modelName: string;
+  modelVersion?: string;
+  /** PREDICTIVE_UNIT_PARAMETERS entries, then any given on the command line (later wins). */
+  parameters: Array<{ name: string; value: unknown }>;
+  workers: number;
+  maxQueue: number;
+  maxBodyBytes: number;
+  drainTimeoutMs: number;
+  identity: Identity;
+  /** Set when PREDICTIVE_UNIT_ID is: responses add {id: image} to meta.requestPath as Seldon's wrapper does. */
+  unit?: { id: string; image: string };
+  /** MODEL_METADATA (YAML or JSON): wins over metadata.yaml and the model's own metadata. */
+  modelMetadata?: string;
+}
+
+function int(env: NodeJS.ProcessEnv, names: string[], fallback: number): number {
+  for (const n of names) {
+    const v = env[n];
+    if (v !== undefined && v !== '') {
+      const x = Number(v);
+      if (!Number.isInteger(x) || x < 0) throw new ConfigError(`${n} must be a non-negative integer, got "${v}"`);
+      return x;
+    }
+  }
+  return fallback;
+}
+
+/** Parses sizes such as 104857600, 100mb, 2GiB. */
+export function parseSize(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$/i.exec(text);
+  if (!m) throw new ConfigError(`${what} must be a size like 100mb, got "${text}"`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0];
+  const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  return Math.floor(Number(m[1]) * mult);
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  const image = env.PREDICTIVE_UNIT_IMAGE ?? '';
+  const colon = image.lastIndexOf(':');
+  let predictorVersion = 'NOT_IMPLEMENTED';
+  if (env.PREDICTOR_LABELS) {
+    try {
+      predictorVersion = String(JSON.parse(env.PREDICTOR_LABELS).version ?? predictorVersion);
+    } catch {
+      throw new ConfigError('PREDICTOR_LABELS must be JSON');
+    }
+  }
+  const unitId = env.PREDICTIVE_UNIT_ID;
+  return {
+    host: env.MODELFLEET_HOST ?? '0.0.0.0',
+    httpPort: int(env, ['PREDICTIVE_UNIT_HTTP_SERVICE_PORT', 'MLSERVER_HTTP_PORT'], 9000),
+    grpcPort: int(env, ['PREDICTIVE_UNIT_GRPC_SERVICE_PORT', 'MLSERVER_GRPC_PORT'], 9500),
+    metricsPort: int(env, ['PREDICTIVE_UNIT_METRICS_SERVICE_PORT', 'MLSERVER_METRICS_PORT'], 6000),
+    metricsPath: env.PREDICTIVE_UNIT_METRICS_ENDPOINT ?? env.MLSERVER_METRICS_ENDPOINT ?? '/prometheus',
+    modelUri: env.MODEL_URI ?? env.MLSERVER_MODEL_URI ?? env.STORAGE_URI,
+    modelName: env.MLSERVER_MODEL_NAME ?? unitId ?? 'model',
+    modelVersion: env.MLSERVER_MODEL_VERSION || undefined,
+    parameters: parseParameterList(env.PREDICTIVE_UNIT_PARAMETERS),
+    workers: int(env, ['MODELFLEET_WORKERS', 'GUNICORN_WORKERS', 'MLSERVER_PARALLEL_WORKERS'], 0) || os.availableParallelism(),
+    maxQueue: int(env, ['MODELFLEET_MAX_QUEUE'], 2048),
+    maxBodyBytes: parseSize(env.MODELFLEET_MAX_BODY_SIZE ?? '100mb', 'MODELFLEET_MAX_BODY_SIZE'),
+    drainTimeoutMs: int(env, ['MODELFLEET_DRAIN_TIMEOUT_SECONDS'], 20) * 1000,
+    identity: {
+      deploymentName: env.SELDON_DEPLOYMENT_ID ?? 'NOT_IMPLEMENTED',
+      predictorName: env.PREDICTOR_ID ?? 'NOT_IMPLEMENTED',
+      predictorVersion,
+      modelName: unitId ?? 'NOT_IMPLEMENTED',
+      modelImage: colon > 0 ? image.slice(0, colon) : image || 'NOT_IMPLEMENTED',
+      modelVersion: colon > 0 ? image.slice(colon + 1) : 'NOT_IMPLEMENTED',
+    },
+    unit: unitId ? { id: unitId, image } : undefined,
+    modelMetadata: env.MODEL_METADATA,
+  };
+}

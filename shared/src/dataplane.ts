@@ -1,0 +1,93 @@
+import { notFound, notReady } from './errors.js';
+import type { Logger } from './logger.js';
+import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName } from './runtime.js';
+
+export type ServerState = 'loading' | 'ready' | 'failed' | 'stopping';
+
+/**
+ * The protocol-neutral heart of a server: one model, its readiness, and the in-flight count that a graceful stop
+ * waits for. Protocol handlers (REST, gRPC) call only this.
+ */
+export class DataPlane {
+  state: ServerState = 'loading';
+  failure?: string;
+  private runtime?: ModelRuntime;
+  private inflight = 0;
+  private idle?: () => void;
+
+  constructor(
+    readonly model: { name: string; version?: string },
+    readonly log: Logger,
+  ) {}
+
+  get live(): boolean {
+    return this.state !== 'failed';
+  }
+
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  setRuntime(runtime: ModelRuntime): void {
+    this.runtime = runtime;
+    this.state = 'ready';
+  }
+
+  fail(reason: string): void {
+    this.state = 'failed';
+    this.failure = reason;
+  }
+
+  /** Checks a model name/version from a path; a version is only checked when the model has one configured. */
+  checkModel(name: string, version?: string): void {
+    if (name !== this.model.name) throw notFound(`Model ${name} not found; this server serves ${this.model.name}`);
+    if (version !== undefined && this.model.version !== undefined && version !== this.model.version) {
+      throw notFound(`Model ${name} version ${version} not found; this server serves version ${this.model.version}`);
+    }
+  }
+
+  private loaded(): ModelRuntime {
+    if (this.state !== 'ready' || !this.runtime) {
+      throw notReady(
+        this.state === 'failed'
+          ? `model ${this.model.name} failed to load: ${this.failure}`
+          : this.state === 'stopping'
+            ? 'server is shutting down'
+            : `model ${this.model.name} is still loading`,
+      );
+    }
+    return this.runtime;
+  }
+
+  async infer(request: InferenceRequest, protocol: ProtocolName): Promise<InferenceResponse> {
+    const runtime = this.loaded();
+    if (!request.outputs?.length) request.outputs = runtime.defaultOutputs(protocol).map((name) => ({ name }));
+    return runtime.infer(request);
+  }
+
+  /** Protocol servers call begin() when a request arrives (before its body is read) and end() when it is answered. */
+  begin(): void {
+    this.inflight++;
+  }
+
+  end(): void {
+    if (--this.inflight === 0) this.idle?.();
+  }
+
+  metadata(): ModelMetadata {
+    return this.loaded().metadata();
+  }
+
+  /** Stops taking work and waits (up to timeoutMs) for in-flight requests, then unloads the model. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.state = 'stopping';
+    if (this.inflight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => (this.idle = resolve)),
+        new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
+      ]);
+    }
+    if (this.inflight > 0) this.log.warn(`stopping with ${this.inflight} request(s) still in flight after ${timeoutMs} ms`);
+    await this.runtime?.unload();
+  }
+}

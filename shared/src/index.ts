@@ -1,0 +1,14 @@
+export * from './tensor.js';
+export * from './errors.js';
+export * from './runtime.js';
+export * from './logger.js';
+export * from './dataplane.js';
+export * from './server.js';
+export * from './run.js';
+export * from './server-definition.js';
+export * from './config/parameters.js';
+export * from './config/settings.js';
+export { PythonRuntime } from './python/runtime.js';
+export type { PythonModelInfo, PythonRuntimeOptions } from './python/runtime.js';
+export { findPython, PythonNotFoundError } from './python/interpreter.js';
+export { loadDefinition, SERVERS } from './registry.js';

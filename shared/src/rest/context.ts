@@ -1,0 +1,72 @@
+import type { Request, Response } from 'express';
+import type { DataPlane } from '../dataplane.js';
+import type { Logger } from '../logger.js';
+import type { ServerMetrics } from '../metrics/registry.js';
+import { asServingError, HTTP_STATUS } from '../errors.js';
+import { badInput } from '../errors.js';
+
+export type RestProtocol = 'seldon' | 'v2' | 'kserve-v1' | 'server';
+
+export interface RestContext {
+  plane: DataPlane;
+  metrics: ServerMetrics;
+  log: Logger;
+  /** PREDICTIVE_UNIT_ID and PREDICTIVE_UNIT_IMAGE, when set: added to meta.requestPath. */
+  unit?: { id: string; image: string };
+  /** Seldon metadata document (metadata.yaml / MODEL_METADATA merged over the model's own). */
+  seldonMetadata(): Record<string, unknown>;
+  serverName: string;
+  serverVersion: string;
+}
+
+/** Each protocol's error body. */
+export function errorBody(protocol: RestProtocol, err: unknown): { status: number; body: unknown } {
+  const e = asServingError(err);
+  const status = HTTP_STATUS[e.kind];
+  if (protocol === 'seldon') {
+    const reason = e.kind === 'bad_input' || e.kind === 'too_large' ? 'MICROSERVICE_BAD_DATA' : e.kind === 'not_ready' || e.kind === 'unavailable' ? 'MICROSERVICE_NOT_READY' : 'MICROSERVICE_INTERNAL_ERROR';
+    return { status, body: { status: { code: -1, info: e.message, reason, status: 1 } } };
+  }
+  return { status, body: { error: e.message } };
+}
+
+export function sendError(res: Response, protocol: RestProtocol, err: unknown, log: Logger): void {
+  const { status, body } = errorBody(protocol, err);
+  if (status >= 500) log.error(`${protocol} request failed: ${asServingError(err).message}`);
+  res.status(status).json(body);
+}
+
+/** The raw body parsed as JSON, with a protocol-neutral 400 when it is not. */
+export function parseJson(buf: unknown): unknown {
+  const text = Buffer.isBuffer(buf) ? buf.toString('utf8') : '';
+  if (!text.trim()) throw badInput('empty request body: send a JSON document');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw badInput(`Invalid JSON: ${(e as Error).message}`);
+  }
+}
+
+export type Handler = (req: Request, res: Response) => Promise<void> | void;
+
+/** Wraps a handler with timing, the request counter, and the protocol's error shape. */
+export function route(ctx: RestContext, protocol: RestProtocol, endpoint: string, handler: Handler): Handler {
+  return async (req, res) => {
+    const end = ctx.metrics.duration.startTimer({ protocol, endpoint });
+    res.once('finish', () => {
+      end();
+      ctx.metrics.requests.inc({ protocol, endpoint, code: String(res.statusCode) });
+    });
+    try {
+      await handler(req, res);
+    } catch (err) {
+      sendError(res, protocol, err, ctx.log);
+    }
+  };
+}
+
+export function protocolOfPath(path: string): RestProtocol {
+  if (path.startsWith('/v2')) return 'v2';
+  if (path.startsWith('/v1/')) return 'kserve-v1';
+  return 'seldon';
+}

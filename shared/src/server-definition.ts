@@ -1,0 +1,30 @@
+import type { ParameterSpec } from './config/parameters.js';
+import type { Logger } from './logger.js';
+import type { ModelRuntime } from './runtime.js';
+
+export interface RuntimeContext {
+  modelName: string;
+  modelVersion?: string;
+  /** Local folder (or file) holding the model, after storage-init fetched it. */
+  modelPath: string;
+  params: Record<string, unknown>;
+  workers: number;
+  maxQueue: number;
+  log: Logger;
+}
+
+/** What a prepackaged server is: its Seldon implementation name, its parameters, and how it makes a runtime. */
+export interface ServerDefinition {
+  implementation: string;
+  image: string;
+  description: string;
+  /** Parameters beyond model_uri, which every server takes. */
+  parameters: ParameterSpec[];
+  createRuntime(ctx: RuntimeContext): Promise<ModelRuntime>;
+}
+
+export const MODEL_URI_PARAMETER: ParameterSpec = {
+  name: 'model_uri',
+  type: 'STRING',
+  description: 'Where the model is: a local folder, file://, pvc://, s3://, gs:// or http(s):// URI.',
+};

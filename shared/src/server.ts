@@ -1,0 +1,142 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { fetchModel } from '@modelfleet/storage-init';
+import { ConfigError, resolveParameters } from './config/parameters.js';
+import type { Settings } from './config/settings.js';
+import { DataPlane } from './dataplane.js';
+import { createLogger } from './logger.js';
+import { createMetricsServer, ServerMetrics } from './metrics/registry.js';
+import { createRestApp } from './rest/app.js';
+import type { ServerDefinition } from './server-definition.js';
+import { MODEL_URI_PARAMETER } from './server-definition.js';
+
+export const VERSION = '0.1.0';
+
+export interface RunningServer {
+  httpPort: number;
+  metricsPort: number;
+  plane: DataPlane;
+  /** Settles when the model has loaded (or failed to). */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/**
+ * Starts a server: ports bind at once (liveness answers, readiness is false), the model is fetched and loaded in
+ * the background, and readiness turns true only when every worker has it.
+ */
+export async function startServer(def: ServerDefinition, settings: Settings): Promise<RunningServer> {
+  const log = createLogger(def.image.split('/').pop() ?? def.implementation);
+  const params = resolveParameters(def.implementation, [MODEL_URI_PARAMETER, ...def.parameters], settings.parameters);
+  const modelUri = settings.modelUri ?? (params.model_uri as string | undefined);
+  if (!modelUri) throw new ConfigError(`${def.implementation} needs a model: set MODEL_URI or the model_uri parameter`);
+
+  const metrics = new ServerMetrics(settings.identity);
+  const plane = new DataPlane({ name: settings.modelName, version: settings.modelVersion }, log);
+  let modelPath = '';
+  const app = createRestApp(
+    {
+      plane,
+      metrics,
+      log,
+      unit: settings.unit,
+      serverName: 'modelfleet',
+      serverVersion: VERSION,
+      seldonMetadata: () => seldonMetadata(plane, modelPath, settings.modelMetadata),
+    },
+    { maxBodyBytes: settings.maxBodyBytes },
+  );
+  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, app);
+  const metricsServer = createMetricsServer(metrics, settings.metricsPath);
+  const httpPort = await listen(httpServer, settings.httpPort, settings.host);
+  let metricsPort: number;
+  try {
+    metricsPort = await listen(metricsServer, settings.metricsPort, settings.host);
+  } catch (err) {
+    httpServer.close();
+    throw err;
+  }
+  log.info(`${def.implementation}: HTTP on :${httpPort}, metrics on :${metricsPort}${settings.metricsPath}; loading ${modelUri}`);
+
+  const started = Date.now();
+  const ready = (async () => {
+    try {
+      modelPath = await fetchModel(modelUri, { log: (m) => log.info(m) });
+      const runtime = await def.createRuntime({
+        modelName: settings.modelName,
+        modelVersion: settings.modelVersion,
+        modelPath,
+        params,
+        workers: settings.workers,
+        maxQueue: settings.maxQueue,
+        log,
+      });
+      await runtime.load();
+      plane.setRuntime(runtime);
+      const engine = runtime.metadata().parameters?.engine;
+      log.info(`model ${settings.modelName} ready in ${Date.now() - started} ms (engine: ${String(engine ?? 'n/a')})`);
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      plane.fail(message);
+      log.error(`model ${settings.modelName} failed to load: ${message}`);
+      throw err;
+    }
+  })();
+  ready.catch(() => {}); // callers decide what a failed load means; never an unhandled rejection
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('stopping: no new requests, draining in-flight ones');
+      // Close listeners first (no new connections), let in-flight requests finish, then unload the model.
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      await plane.drain(settings.drainTimeoutMs);
+      httpServer.closeAllConnections();
+      await closed;
+      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      log.info('stopped');
+    })());
+
+  return { httpPort, metricsPort, plane, ready, stop };
+}
+
+/** Seldon metadata: the model's own, under metadata.yaml from the model folder, under MODEL_METADATA. */
+function seldonMetadata(plane: DataPlane, modelPath: string, envMetadata?: string): Record<string, unknown> {
+  const model = plane.metadata();
+  const base: Record<string, unknown> = {
+    name: model.name,
+    versions: model.versions ?? [],
+    platform: model.platform,
+    inputs: model.inputs,
+    outputs: model.outputs,
+    custom: Object.fromEntries(Object.entries(model.parameters ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
+  };
+  const dir = existsSync(modelPath) && statSync(modelPath).isDirectory() ? modelPath : path.dirname(modelPath);
+  const file = path.join(dir, 'metadata.yaml');
+  const fromFile = existsSync(file) ? safeYaml(readFileSync(file, 'utf8')) : undefined;
+  const fromEnv = envMetadata ? safeYaml(envMetadata) : undefined;
+  return { ...base, ...fromFile, ...fromEnv };
+}
+
+function safeYaml(text: string): Record<string, unknown> | undefined {
+  try {
+    const v = parseYaml(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined; // Seldon treats invalid metadata.yaml as absent
+  }
+}
