@@ -168,12 +168,12 @@ describe('lifecycle', () => {
       await waitReady(server);
       const killer = await postJson(`${server.url}/api/v1.0/predictions`, { data: { ndarray: [[666, 1, 1, 1]] } });
       assert.equal(killer.status, 503, killer.text);
-      assert.match(killer.json.status.info, /stopped .*being replaced/);
+      assert.match(killer.json.status.info, /Python worker handling this request died .*being replaced/);
       // With its only worker gone, the next request waits for the replacement to load the model.
       const after = await postJson(`${server.url}/api/v1.0/predictions`, { data: { ndarray: [IRIS_ROWS[0]] } });
       assert.equal(after.status, 200, after.text);
       assertClose(after.json.data.ndarray, [expected.iris.predict_proba[0]]);
-      assert.match(server.logs(), /replacement python worker .* loaded the model/);
+      assert.match(server.logs(), /replacement python process loaded the model/);
     } finally {
       await server.stop();
     }

@@ -1,14 +1,10 @@
-import { BroadcastChannel } from 'node:worker_threads';
-import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { badInput, internal, notReady } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName, TensorMetadata } from '../runtime.js';
 import type { Parameters } from '../tensor.js';
-import { WorkerPool } from '../parallel/pool.js';
-import type { WireResult, WireTask } from '../parallel/wire.js';
-import type { PythonWorkerData } from '../parallel/python-worker.js';
 import { findPython } from './interpreter.js';
+import { PythonPool } from './pool.js';
+import { packNumeric, unpackNumeric, type FrameTensor } from './tensors.js';
 
 /** What a loader's `info()` returns; servers add their own keys. */
 export interface PythonModelInfo {
@@ -35,12 +31,9 @@ export interface PythonRuntimeOptions {
   log: Logger;
 }
 
-const RUNNER = fileURLToPath(new URL('../../python/modelfleet_worker.py', import.meta.url));
-const WORKER = fileURLToPath(new URL('../parallel/python-worker.js', import.meta.url));
-
-/** Serves a model through Python processes, one per worker thread: the universal fallback engine. */
+/** Serves a model through a pool of Python processes: the universal fallback engine. */
 export class PythonRuntime implements ModelRuntime {
-  private pool?: WorkerPool<WireTask, WireResult>;
+  private pool?: PythonPool;
   private info?: PythonModelInfo;
 
   constructor(private readonly opts: PythonRuntimeOptions) {}
@@ -48,47 +41,21 @@ export class PythonRuntime implements ModelRuntime {
   async load(): Promise<void> {
     const { opts } = this;
     const py = await findPython(opts.requiredModules);
-    opts.log.info(`python engine: ${py.bin} (Python ${py.version}), ${opts.workers} worker(s), model ${opts.modelPath}`);
-    const channelName = `modelfleet-load-${randomUUID()}`;
-    const channel = new BroadcastChannel(channelName);
-    const loaded = new Promise<PythonModelInfo>((resolve, reject) => {
-      let count = 0;
-      channel.onmessage = (ev) => {
-        const msg = (ev as MessageEvent).data as { info?: PythonModelInfo; error?: { message: string; trace?: string }; pid?: number };
-        if (msg.error) {
-          // Replacement workers announce too; only the start-up ones decide load success.
-          reject(new Error(`loading ${opts.modelPath} failed: ${msg.error.message}${msg.error.trace ? `\n${msg.error.trace}` : ''}`));
-          return;
-        }
-        count++;
-        opts.log.debug(`worker with python pid ${msg.pid} loaded the model`);
-        if (count === opts.workers) resolve(msg.info!);
-      };
+    opts.log.info(`python engine: ${py.bin} (Python ${py.version}), ${opts.workers} process(es), model ${opts.modelPath}`);
+    const pool = new PythonPool({
+      bin: py.bin,
+      size: opts.workers,
+      maxQueue: opts.maxQueue,
+      loadFrame: { op: 'load', loader: opts.loaderPath, path: opts.modelPath, options: opts.loaderOptions ?? {} },
+      log: opts.log,
     });
-    const workerData: PythonWorkerData = {
-      channel: channelName,
-      pythonBin: py.bin,
-      runnerPath: RUNNER,
-      loaderPath: opts.loaderPath,
-      modelPath: opts.modelPath,
-      options: opts.loaderOptions ?? {},
-    };
-    this.pool = new WorkerPool({ filename: WORKER, workers: opts.workers, workerData, maxQueue: opts.maxQueue });
     try {
-      this.info = await loaded;
+      this.info = (await pool.start()) as PythonModelInfo;
     } catch (err) {
-      await this.pool.destroy();
-      this.pool = undefined;
-      throw err;
-    } finally {
-      // Keep listening for replacements' reports in the log, not for readiness.
-      channel.onmessage = (ev) => {
-        const msg = (ev as MessageEvent).data as { error?: { message: string }; pid?: number };
-        if (msg.error) opts.log.error(`a replacement python worker failed to load the model: ${msg.error.message}`);
-        else opts.log.info(`replacement python worker (pid ${msg.pid}) loaded the model`);
-      };
-      channel.unref();
+      await pool.stop();
+      throw new Error(`loading ${opts.modelPath} failed: ${(err as Error).message}`);
     }
+    this.pool = pool;
     for (const w of this.info.warnings ?? []) opts.log.warn(`while loading: ${w}`);
   }
 
@@ -106,12 +73,14 @@ export class PythonRuntime implements ModelRuntime {
     if (nFeatures && first.shape.length === 2 && first.shape[1] !== nFeatures) {
       throw badInput(`expected ${nFeatures} features per row, got ${first.shape[1]}`);
     }
-    const result = await this.pool.run({ inputs: request.inputs, outputs, parameters: request.parameters ?? {} });
-    if ('error' in result) {
-      if (result.error.kind === 'bad_input') throw badInput(result.error.message);
-      throw internal(`${result.error.type ?? 'error'}: ${result.error.message}`);
+    const { header, bytes } = packNumeric(request.inputs);
+    const reply = await this.pool.call({ op: 'infer', inputs: header, outputs, parameters: request.parameters ?? {} }, bytes);
+    const error = reply.header.error as { kind: string; type?: string; message: string } | undefined;
+    if (error) {
+      if (error.kind === 'bad_input') throw badInput(error.message);
+      throw internal(`${error.type ?? 'error'}: ${error.message}`);
     }
-    return { id: request.id, outputs: result.outputs };
+    return { id: request.id, outputs: unpackNumeric(reply.header.ok as FrameTensor[], reply.blob) };
   }
 
   metadata(): ModelMetadata {
@@ -133,7 +102,6 @@ export class PythonRuntime implements ModelRuntime {
   async unload(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
-    await pool?.destroy();
+    await pool?.stop();
   }
 }
-

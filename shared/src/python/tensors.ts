@@ -1,23 +1,12 @@
-import type { Datatype, NumericArray, Parameters, Tensor } from '../tensor.js';
+import type { Datatype, NumericArray, Tensor } from '../tensor.js';
 import { arrayCtor, elementCount } from '../tensor.js';
 
-/** What crosses between the event loop and a worker: tensors with their data, plus a typed error channel. */
-export interface WireTask {
-  inputs: Tensor[];
-  outputs: string[];
-  parameters: Parameters;
-}
+/**
+ * Tensors <-> the bridge's frame: numeric data as one little-endian byte block with per-tensor offsets (the
+ * platforms we run on are little-endian, so this is a copy, not a conversion); BYTES as JSON strings.
+ */
 
-export interface WireError {
-  kind: 'bad_input' | 'internal' | 'load';
-  message: string;
-  type?: string;
-  trace?: string;
-}
-
-export type WireResult = { outputs: Tensor[] } | { error: WireError };
-
-/** Packs numeric tensors into one little-endian byte block with per-tensor offsets (the platforms we run on are LE). */
+/** Packs tensors into a header list and one byte block. */
 export function packNumeric(tensors: Tensor[]): { header: object[]; bytes: Buffer } {
   let total = 0;
   for (const t of tensors) if (t.datatype !== 'BYTES') total += (t.data as NumericArray).byteLength;
@@ -37,11 +26,19 @@ export function packNumeric(tensors: Tensor[]): { header: object[]; bytes: Buffe
   return { header, bytes };
 }
 
-/** Rebuilds tensors from a header and a byte block; numeric data is copied once into aligned typed arrays. */
-export function unpackNumeric(
-  header: Array<{ name: string; datatype: Datatype; shape: number[]; offset?: number; bytes?: number; data?: string[] }>,
-  block: Buffer,
-): Tensor[] {
+/** Rebuilds tensors from a reply header and its byte block; numeric data is copied once into aligned typed arrays. */
+export interface FrameTensor {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+  /** Numeric tensors: where their bytes are in the block. */
+  offset?: number;
+  bytes?: number;
+  /** BYTES tensors: the strings. */
+  data?: string[];
+}
+
+export function unpackNumeric(header: FrameTensor[], block: Buffer): Tensor[] {
   return header.map((h) => {
     if (h.datatype === 'BYTES') return { name: h.name, datatype: 'BYTES', shape: h.shape, data: h.data ?? [] };
     const Ctor = arrayCtor(h.datatype);

@@ -1,0 +1,150 @@
+/**
+ * npm run bench [-- --quick] [-- --only <substring>]: starts a bare Node HTTP server and the modelfleet servers
+ * on loopback, drives each workload with wrk (16 connections) after a warm-up, and reports req/s and p50/p99 as
+ * ratios to the bare server measured in the same run, plus idle/after-load memory (PSS of the whole process tree,
+ * Python included) and cold start to first 200. Writes bench/results/latest.{json,md}.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
+import { wrk, type LoadResult } from './wrk.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = path.join(ROOT, 'shared/dist/cli.js');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const SECONDS = quick ? 3 : 10;
+const WARMUP = quick ? 1 : 3;
+const CONNECTIONS = 16;
+const work = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-bench-'));
+
+interface ServerSpec {
+  name: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** A request that must answer 200 for the server to count as started (cold start is measured to it). */
+  probe: { path: string; body: string };
+}
+
+interface Workload {
+  name: string;
+  server: string;
+  path: string;
+  body: Buffer | string;
+  headers?: Record<string, string>;
+}
+
+const irisRow = [5.1, 3.5, 1.4, 0.2];
+const rows = (n: number) => Array.from({ length: n }, (_, i) => irisRow.map((v, j) => v + ((i * 7 + j) % 10) / 10));
+const seldon = (n: number) => JSON.stringify({ data: { ndarray: n === 1 ? [irisRow] : rows(n) } });
+const v2json = (n: number, dt = 'FP64') =>
+  JSON.stringify({ inputs: [{ name: 'input-0', shape: [n, 4], datatype: dt, data: rows(n).flat() }], outputs: [{ name: 'predict_proba' }] });
+function v2binary(n: number): { body: Buffer; headers: Record<string, string> } {
+  const raw = Buffer.from(new Float32Array(rows(n).flat()).buffer);
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: 'input-0', shape: [n, 4], datatype: 'FP32', parameters: { binary_data_size: raw.length } }],
+      outputs: [{ name: 'predict_proba', parameters: { binary_data: true } }],
+    }),
+  );
+  return { body: Buffer.concat([header, raw]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } };
+}
+
+async function trainIris(): Promise<string> {
+  const dir = path.join(ROOT, 'bench/.cache/iris');
+  if (!existsSync(path.join(dir, 'model.joblib'))) {
+    mkdirSync(dir, { recursive: true });
+    await promisify(execFile)(process.execPath, [CLI, 'train-example', dir]);
+  }
+  return dir;
+}
+
+async function main(): Promise<void> {
+  const iris = await trainIris();
+  const predictions = '/api/v1.0/predictions';
+  const servers: ServerSpec[] = [
+    { name: 'bare-node', args: [path.join(ROOT, 'bench/dist/bare-server.js')], probe: { path: '/', body: '{}' } },
+    {
+      name: 'sklearn-python',
+      args: [CLI, 'serve', 'SKLEARN_SERVER', '--model-uri', iris, '--model-name', 'iris'],
+      probe: { path: predictions, body: seldon(1) },
+    },
+  ];
+  const bin = v2binary(25_000);
+  const workloads: Workload[] = [
+    { name: 'bare node, fixed reply', server: 'bare-node', path: '/', body: seldon(1) },
+    { name: 'iris 1 row, Seldon REST', server: 'sklearn-python', path: predictions, body: seldon(1) },
+    { name: 'iris 1000 rows, Seldon REST', server: 'sklearn-python', path: predictions, body: seldon(1000) },
+    { name: 'iris 1 row, V2 REST', server: 'sklearn-python', path: '/v2/models/iris/infer', body: v2json(1) },
+    { name: '100k FP32 (25k rows), V2 JSON', server: 'sklearn-python', path: '/v2/models/iris/infer', body: v2json(25_000, 'FP32') },
+    { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-python', path: '/v2/models/iris/infer', body: bin.body, headers: bin.headers },
+  ].filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only));
+
+  const results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number }> = [];
+  const memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }> = {};
+  let bare: LoadResult | undefined;
+  for (const spec of servers) {
+    const mine = workloads.filter((w) => w.server === spec.name);
+    if (!mine.length) continue;
+    const proc: Proc = await startProcess(spec.args, spec.env);
+    try {
+      const coldStartMs = await firstOk(proc, spec.probe.path, spec.probe.body);
+      await new Promise((r) => setTimeout(r, 500));
+      const idleMiB = pssMiB(proc.child.pid!);
+      for (const w of mine) {
+        const load = { url: `${proc.url}${w.path}`, body: w.body, headers: { 'content-type': 'application/json', ...w.headers }, connections: CONNECTIONS };
+        await wrk({ ...load, seconds: WARMUP }, work);
+        const r = await wrk({ ...load, seconds: SECONDS }, work);
+        if (spec.name === 'bare-node') bare = r;
+        const row = { ...w, ...r, rpsRatio: r.rps / (bare?.rps ?? NaN), p50Ratio: r.p50 / (bare?.p50 ?? NaN), p99Ratio: r.p99 / (bare?.p99 ?? NaN) };
+        results.push(row);
+        process.stderr.write(`${w.name.padEnd(36)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}\n`);
+      }
+      memory[spec.name] = { coldStartMs, idleMiB, afterLoadMiB: pssMiB(proc.child.pid!) };
+    } finally {
+      await proc.stop();
+    }
+  }
+  report(results, memory);
+}
+
+function report(
+  results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number }>,
+  memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }>,
+): void {
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+  const lines = [
+    `Machine: ${machine}. wrk -t2 -c${CONNECTIONS}, ${SECONDS}s after ${WARMUP}s warm-up, loopback${quick ? ' (--quick)' : ''}.`,
+    '',
+    '| workload | server | req/s | × bare | p50 ms | p99 ms | p99 × bare | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...results.map(
+      (r) =>
+        `| ${r.name} | ${r.server} | ${r.rps.toFixed(0)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.p99Ratio.toFixed(2)} | ${r.errors} |`,
+    ),
+    '',
+    '| server | cold start to first 200 | idle PSS | PSS after load |',
+    '|---|---:|---:|---:|',
+    ...Object.entries(memory).map(([k, m]) => `| ${k} | ${(m.coldStartMs / 1000).toFixed(2)} s | ${m.idleMiB.toFixed(0)} MiB | ${m.afterLoadMiB.toFixed(0)} MiB |`),
+  ];
+  const md = lines.join('\n') + '\n';
+  process.stdout.write(`\n${md}`);
+  const dir = path.join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory }, null, 2);
+  writeFileSync(path.join(dir, `${stamp}.json`), json);
+  writeFileSync(path.join(dir, `${stamp}.md`), md);
+  copyFileSync(path.join(dir, `${stamp}.json`), path.join(dir, 'latest.json'));
+  copyFileSync(path.join(dir, `${stamp}.md`), path.join(dir, 'latest.md'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
