@@ -10,6 +10,7 @@ export interface RuntimeContext {
   params: Record<string, unknown>;
   workers: number;
   maxQueue: number;
+  maxBatchRows: number;
   log: Logger;
 }
 

@@ -82,6 +82,7 @@ export async function startServer(def: ServerDefinition, settings: Settings): Pr
         params,
         workers: settings.workers,
         maxQueue: settings.maxQueue,
+        maxBatchRows: settings.maxBatchRows,
         log,
       });
       await runtime.load();

@@ -149,6 +149,27 @@ describe('Seldon protocol errors, and the server keeps serving', () => {
   });
 });
 
+describe('batching of concurrent requests', () => {
+  test('each of 200 concurrent requests gets its own rows back; a NaN row fails alone', async () => {
+    // Queued requests share Python calls; a batch with a bad request is retried one by one.
+    const sends = Array.from({ length: 200 }, (_, i) => {
+      if (i % 23 === 5) return predict({ data: { ndarray: [[null, 1, 2, 3]] } }).then((r) => ({ i, r, bad: true }));
+      const rows = [IRIS_ROWS[i % 4], IRIS_ROWS[(i + 1) % 4]];
+      return predict({ data: { ndarray: rows } }).then((r) => ({ i, r, bad: false }));
+    });
+    for (const { i, r, bad } of await Promise.all(sends)) {
+      if (bad) {
+        assert.equal(r.status, 400, r.text);
+        assert.match(r.json.status.info, /NaN/);
+        continue;
+      }
+      assert.equal(r.status, 200, r.text);
+      const expected = models.expected.iris.predict_proba as number[][];
+      assertClose(r.json.data.ndarray, [expected[i % 4], expected[(i + 1) % 4]]);
+    }
+  });
+});
+
 describe('V2 Open Inference Protocol', () => {
   test('FP64 input: predict by default, predict_proba when asked, id echoed', async () => {
     const input = { name: 'input-0', shape: [4, 4], datatype: 'FP64', data: IRIS_ROWS.flat() };

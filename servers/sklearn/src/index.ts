@@ -79,6 +79,8 @@ async function createRuntime(ctx: RuntimeContext): Promise<ModelRuntime> {
     requiredModules: ['sklearn', 'joblib', 'numpy'],
     workers: ctx.workers,
     maxQueue: ctx.maxQueue,
+    // Estimators predict row by row, so queued requests can share one call.
+    maxBatchRows: ctx.maxBatchRows,
     log: ctx.log,
     // Seldon answers the `method` parameter; V2 answers predict unless outputs are named (MLServer); KServe V1
     // answers predict unless PREDICT_PROBA=true (KServe's sklearnserver).

@@ -16,6 +16,8 @@ export interface Settings {
   parameters: Array<{ name: string; value: unknown }>;
   workers: number;
   maxQueue: number;
+  /** Rows the Python engine may merge from queued requests into one call (1 = no batching). */
+  maxBatchRows: number;
   maxBodyBytes: number;
   drainTimeoutMs: number;
   identity: Identity;
@@ -70,6 +72,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     parameters: parseParameterList(env.PREDICTIVE_UNIT_PARAMETERS),
     workers: int(env, ['MODELFLEET_WORKERS', 'GUNICORN_WORKERS', 'MLSERVER_PARALLEL_WORKERS'], 0) || os.availableParallelism(),
     maxQueue: int(env, ['MODELFLEET_MAX_QUEUE'], 2048),
+    maxBatchRows: Math.max(1, int(env, ['MODELFLEET_MAX_BATCH_ROWS'], 256)),
     maxBodyBytes: parseSize(env.MODELFLEET_MAX_BODY_SIZE ?? '100mb', 'MODELFLEET_MAX_BODY_SIZE'),
     drainTimeoutMs: int(env, ['MODELFLEET_DRAIN_TIMEOUT_SECONDS'], 20) * 1000,
     identity: {

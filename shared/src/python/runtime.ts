@@ -1,9 +1,11 @@
 import { badInput, internal, notReady } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName, TensorMetadata } from '../runtime.js';
-import type { Parameters } from '../tensor.js';
+import type { Parameters, Tensor } from '../tensor.js';
 import { findPython } from './interpreter.js';
+import { JobQueue, mergeInputs, splitOutputs, type Job } from './batcher.js';
 import { PythonPool } from './pool.js';
+import type { PythonProcess } from './process.js';
 import { packNumeric, unpackNumeric, type FrameTensor } from './tensors.js';
 
 /** What a loader's `info()` returns; servers add their own keys. */
@@ -26,6 +28,8 @@ export interface PythonRuntimeOptions {
   requiredModules: string[];
   workers: number;
   maxQueue: number;
+  /** Rows one Python call may take when queued requests are merged; 1 turns batching off (models that are not row-wise). */
+  maxBatchRows: number;
   defaultOutputs(protocol: ProtocolName): string[];
   describe(info: PythonModelInfo): { inputs: TensorMetadata[]; outputs: TensorMetadata[]; parameters?: Parameters };
   log: Logger;
@@ -35,8 +39,11 @@ export interface PythonRuntimeOptions {
 export class PythonRuntime implements ModelRuntime {
   private pool?: PythonPool;
   private info?: PythonModelInfo;
+  private readonly queue: JobQueue;
 
-  constructor(private readonly opts: PythonRuntimeOptions) {}
+  constructor(private readonly opts: PythonRuntimeOptions) {
+    this.queue = new JobQueue(opts.maxQueue, opts.maxBatchRows);
+  }
 
   async load(): Promise<void> {
     const { opts } = this;
@@ -45,7 +52,6 @@ export class PythonRuntime implements ModelRuntime {
     const pool = new PythonPool({
       bin: py.bin,
       size: opts.workers,
-      maxQueue: opts.maxQueue,
       loadFrame: { op: 'load', loader: opts.loaderPath, path: opts.modelPath, options: opts.loaderOptions ?? {} },
       log: opts.log,
     });
@@ -55,6 +61,7 @@ export class PythonRuntime implements ModelRuntime {
       await pool.stop();
       throw new Error(`loading ${opts.modelPath} failed: ${(err as Error).message}`);
     }
+    pool.onIdle = () => this.dispatch();
     this.pool = pool;
     for (const w of this.info.warnings ?? []) opts.log.warn(`while loading: ${w}`);
   }
@@ -73,14 +80,59 @@ export class PythonRuntime implements ModelRuntime {
     if (nFeatures && first.shape.length === 2 && first.shape[1] !== nFeatures) {
       throw badInput(`expected ${nFeatures} features per row, got ${first.shape[1]}`);
     }
-    const { header, bytes } = packNumeric(request.inputs);
-    const reply = await this.pool.call({ op: 'infer', inputs: header, outputs, parameters: request.parameters ?? {} }, bytes);
+    const result = new Promise<Tensor[]>((resolve, reject) => {
+      this.queue.push({ inputs: request.inputs, outputs, parameters: request.parameters ?? {}, resolve, reject });
+    });
+    this.dispatch();
+    return { id: request.id, outputs: await result };
+  }
+
+  /** Hands queued work to idle processes, merging what can share a call. */
+  private dispatch(): void {
+    const pool = this.pool;
+    if (!pool) return;
+    while (this.queue.length) {
+      const proc = pool.acquire();
+      if (!proc) return;
+      const batch = this.queue.take();
+      if (batch.length === 1) void this.runOne(proc, batch[0]);
+      else void this.runBatch(proc, batch);
+    }
+  }
+
+  private async call(proc: PythonProcess, inputs: Tensor[], outputs: string[], parameters: Record<string, unknown>): Promise<Tensor[]> {
+    const { header, bytes } = packNumeric(inputs);
+    const reply = await this.pool!.run(proc, { op: 'infer', inputs: header, outputs, parameters }, bytes);
     const error = reply.header.error as { kind: string; type?: string; message: string } | undefined;
     if (error) {
       if (error.kind === 'bad_input') throw badInput(error.message);
       throw internal(`${error.type ?? 'error'}: ${error.message}`);
     }
-    return { id: request.id, outputs: unpackNumeric(reply.header.ok as FrameTensor[], reply.blob) };
+    return unpackNumeric(reply.header.ok as FrameTensor[], reply.blob);
+  }
+
+  private async runOne(proc: PythonProcess, job: Job): Promise<void> {
+    try {
+      job.resolve(await this.call(proc, job.inputs, job.outputs, job.parameters));
+    } catch (err) {
+      job.reject(err);
+    }
+  }
+
+  private async runBatch(proc: PythonProcess, batch: Job[]): Promise<void> {
+    const first = batch[0];
+    let split: Tensor[][] | undefined;
+    try {
+      split = splitOutputs(await this.call(proc, [mergeInputs(batch)], first.outputs, first.parameters), batch);
+    } catch {
+      split = undefined; // one bad request must not fail the others: they go again one by one
+    }
+    if (split) {
+      batch.forEach((job, i) => job.resolve(split![i]));
+      return;
+    }
+    for (const job of [...batch].reverse()) this.queue.pushFront(job);
+    this.dispatch();
   }
 
   metadata(): ModelMetadata {
@@ -102,6 +154,7 @@ export class PythonRuntime implements ModelRuntime {
   async unload(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
+    this.queue.rejectAll(notReady('server is shutting down'));
     await pool?.stop();
   }
 }
