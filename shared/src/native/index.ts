@@ -2,3 +2,4 @@ export type { NativeOutput, NativeModel, Transferable } from './types.js';
 export { UnsupportedModelError, NativeInputError } from './errors.js';
 export { loadXGBoostModel } from './xgboost-load.js';
 export { nativeFromTransferable } from './transfer.js';
+export { nativeFromSklearnExport } from './sklearn-build.js';

@@ -1,3 +1,4 @@
+import { SklearnModel } from './sklearn-model.js';
 import { XGBoostModel } from './xgboost-model.js';
 import type { NativeModel, Transferable } from './types.js';
 
@@ -7,6 +8,8 @@ export function nativeFromTransferable(t: Transferable): NativeModel {
   switch (meta?.type) {
     case 'xgboost':
       return XGBoostModel.fromTransferable(t.meta as Parameters<typeof XGBoostModel.fromTransferable>[0], t.buffers);
+    case 'sklearn':
+      return SklearnModel.fromTransferable(t.meta as Parameters<typeof SklearnModel.fromTransferable>[0], t.buffers);
     default:
       throw new Error(`not a native model transferable (type ${String(meta?.type)})`);
   }
