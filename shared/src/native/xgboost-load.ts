@@ -44,7 +44,7 @@ export async function loadXGBoostModel(path: string, opts: LoadOptions = {}): Pr
   const format = formatOf(path, bytes);
   if (format === 'json') {
     log(`xgboost native: parsed JSON model ${path}`);
-    return xgboostFromDocument(JSON.parse(new TextDecoder().decode(bytes)));
+    return xgboostFromDocument(parseXGBoostJson(new TextDecoder().decode(bytes)));
   }
   if (format === 'ubj') {
     log(`xgboost native: parsed UBJSON model ${path}`);
@@ -53,5 +53,39 @@ export async function loadXGBoostModel(path: string, opts: LoadOptions = {}): Pr
   const bin = opts.pythonBin ?? (await findPython(['xgboost'])).bin;
   log(`xgboost native: ${path} is a legacy binary model; converting to JSON once with ${bin} (xgboost)`);
   const { stdout } = await run(bin, [CONVERTER, path], { maxBuffer: 1024 * 1024 * 1024, timeout: 300_000 });
-  return xgboostFromDocument(JSON.parse(stdout));
+  return xgboostFromDocument(parseXGBoostJson(stdout));
+}
+
+/** XGBoost writes non-finite floats as bare NaN / Infinity, which JSON.parse rejects; numbers are coerced later. */
+function parseXGBoostJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return JSON.parse(quoteNonFinite(text));
+  }
+}
+
+/** Quotes bare NaN / Infinity / -Infinity tokens outside string literals (the scikit_learn attribute holds some). */
+function quoteNonFinite(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i];
+    if (ch === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    const m = /^(-?Infinity|NaN)/.exec(text.slice(i, i + 9));
+    if (m) {
+      out += `"${m[1]}"`;
+      i += m[1].length;
+      continue;
+    }
+    out += ch;
+    i++;
+  }
+  return out;
 }
