@@ -3,3 +3,4 @@ export { UnsupportedModelError, NativeInputError } from './errors.js';
 export { loadXGBoostModel } from './xgboost-load.js';
 export { nativeFromTransferable } from './transfer.js';
 export { nativeFromSklearnExport } from './sklearn-build.js';
+export { exportSklearnFile, checkParity, type SklearnExportResult, type SklearnProbe, type ParityReport } from './sklearn-parity.js';
