@@ -1,0 +1,6 @@
+export type { NativeOutput, NativeModel, Transferable } from './types.js';
+export { UnsupportedModelError, NativeInputError } from './errors.js';
+export { loadXGBoostModel } from './xgboost-load.js';
+export { nativeFromTransferable } from './transfer.js';
+export { nativeFromSklearnExport } from './sklearn-build.js';
+export { exportSklearnFile, checkParity, type SklearnExportResult, type SklearnProbe, type ParityReport } from './sklearn-parity.js';
