@@ -453,6 +453,18 @@ def _load(path):
 if __name__ == "__main__":
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: modelfleet_sklearn_export.py MODEL_FILE [RANGES_JSON]")
-    model = _load(sys.argv[1])
+    import warnings
+
+    import sklearn
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = _load(sys.argv[1])
     rng_arg = json.loads(sys.argv[2]) if len(sys.argv) == 3 else None
-    json.dump(parity_payload(model, rng_arg), sys.stdout)
+    payload = parity_payload(model, rng_arg)
+    # What the server reports at load either way: the library version and what unpickling warned about
+    # (scikit-learn names the version the model was pickled with).
+    payload["estimator"] = type(model).__name__
+    payload["sklearn_version"] = sklearn.__version__
+    payload["load_warnings"] = [str(w.message) for w in caught]
+    json.dump(payload, sys.stdout)

@@ -12,3 +12,5 @@ export { PythonRuntime } from './python/runtime.js';
 export type { PythonModelInfo, PythonRuntimeOptions } from './python/runtime.js';
 export { findPython, PythonNotFoundError } from './python/interpreter.js';
 export { loadDefinition, SERVERS } from './registry.js';
+export * as native from './native/index.js';
+export { NativeRuntime } from './native/runtime.js';

@@ -11,6 +11,7 @@ export interface RuntimeContext {
   workers: number;
   maxQueue: number;
   maxBatchRows: number;
+  inlineMaxRows: number;
   log: Logger;
 }
 

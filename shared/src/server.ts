@@ -10,6 +10,8 @@ import { DataPlane } from './dataplane.js';
 import { createLogger } from './logger.js';
 import { createMetricsServer, ServerMetrics } from './metrics/registry.js';
 import { createRestApp } from './rest/app.js';
+import type { RestContext } from './rest/context.js';
+import { withInferenceRoutes } from './rest/inference.js';
 import type { ServerDefinition } from './server-definition.js';
 import { MODEL_URI_PARAMETER } from './server-definition.js';
 
@@ -47,19 +49,17 @@ export async function startServer(def: ServerDefinition, settings: Settings): Pr
   const metrics = new ServerMetrics(settings.identity);
   const plane = new DataPlane({ name: settings.modelName, version: settings.modelVersion }, log);
   let modelPath = '';
-  const app = createRestApp(
-    {
-      plane,
-      metrics,
-      log,
-      unit: settings.unit,
-      serverName: 'modelfleet',
-      serverVersion: VERSION,
-      seldonMetadata: () => seldonMetadata(plane, modelPath, settings.modelMetadata),
-    },
-    { maxBodyBytes: settings.maxBodyBytes },
-  );
-  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, app);
+  const ctx: RestContext = {
+    plane,
+    metrics,
+    log,
+    unit: settings.unit,
+    serverName: 'modelfleet',
+    serverVersion: VERSION,
+    seldonMetadata: () => seldonMetadata(plane, modelPath, settings.modelMetadata),
+  };
+  const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes });
+  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
   const metricsServer = createMetricsServer(metrics, settings.metricsPath);
   const httpPort = await listen(httpServer, settings.httpPort, settings.host);
   let metricsPort: number;
@@ -83,6 +83,7 @@ export async function startServer(def: ServerDefinition, settings: Settings): Pr
         workers: settings.workers,
         maxQueue: settings.maxQueue,
         maxBatchRows: settings.maxBatchRows,
+        inlineMaxRows: settings.inlineMaxRows,
         log,
       });
       await runtime.load();

@@ -1,8 +1,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, PythonRuntime } from '@modelfleet/shared';
-import type { Datatype, ModelRuntime, PythonModelInfo, RuntimeContext, ServerDefinition, TensorMetadata } from '@modelfleet/shared';
+import { ConfigError, findPython, native, NativeRuntime, PythonRuntime } from '@modelfleet/shared';
+import type { Datatype, ModelRuntime, ProtocolName, PythonModelInfo, RuntimeContext, ServerDefinition, TensorMetadata } from '@modelfleet/shared';
 
 const LOADER = fileURLToPath(new URL('../python/sklearn_loader.py', import.meta.url));
 const WELL_KNOWN = ['model.joblib', 'model.pkl', 'model.pickle'];
@@ -66,10 +66,99 @@ function describe(raw: PythonModelInfo) {
   };
 }
 
+const PICKLED_VERSION = /from version (\S+) when using version (\S+)/;
+
+/** Says so in the log when the pickle was written by another scikit-learn than the one serving it (native path). */
+function reportVersions(warnings: string[], log: RuntimeContext['log']): string | undefined {
+  for (const w of warnings) {
+    const m = PICKLED_VERSION.exec(w);
+    if (m && m[1] !== m[2]) {
+      log.warn(`model was pickled with scikit-learn ${m[1]} and is served with ${m[2]}: check its predictions`);
+      return m[1];
+    }
+  }
+  return undefined;
+}
+
 async function createRuntime(ctx: RuntimeContext): Promise<ModelRuntime> {
   const file = findModelFile(ctx.modelPath);
   const method = String(ctx.params.method);
+  const engine = String(ctx.params.engine);
   const predictProba = /^(1|true|yes)$/i.test(process.env.PREDICT_PROBA ?? '');
+  // Seldon answers the `method` parameter; V2 answers predict unless outputs are named (MLServer); KServe V1
+  // answers predict unless PREDICT_PROBA=true (KServe's sklearnserver).
+  const defaultOutputs = (protocol: ProtocolName) =>
+    protocol === 'seldon' ? [method] : protocol === 'kserve-v1' && predictProba ? ['predict_proba'] : ['predict'];
+  if (engine !== 'python') {
+    const nativeRuntime = await tryNative(file, engine === 'native', ctx, defaultOutputs);
+    if (nativeRuntime) return nativeRuntime;
+  }
+  return pythonRuntime(file, ctx, defaultOutputs);
+}
+
+/**
+ * The native engine, if the estimator can be exported and the export agrees with scikit-learn on a probe batch
+ * (random, edge and NaN rows) to 1e-9 relative; otherwise undefined (or, when forced, a start-up error).
+ */
+async function tryNative(
+  file: string,
+  forced: boolean,
+  ctx: RuntimeContext,
+  defaultOutputs: (p: ProtocolName) => string[],
+): Promise<ModelRuntime | undefined> {
+  const refuse = (reason: string) => {
+    if (forced) throw new ConfigError(`engine=native cannot serve ${file}: ${reason}`);
+    ctx.log.info(`native engine not used (${reason}); serving through Python`);
+    return undefined;
+  };
+  let exported: native.SklearnExportResult;
+  try {
+    exported = await native.exportSklearnFile(file, { pythonBin: (await findPython(['sklearn', 'numpy'])).bin });
+  } catch (err) {
+    if (forced) throw err;
+    return refuse(`export failed: ${((err as Error).message ?? '').split('\n').slice(-3).join(' ').trim()}`);
+  }
+  if ('unsupported' in exported) return refuse(exported.unsupported);
+  let model: native.NativeModel;
+  try {
+    model = native.nativeFromSklearnExport(exported.export);
+  } catch (err) {
+    return refuse((err as Error).message);
+  }
+  const parity = native.checkParity(model, exported.probe);
+  if (!parity.ok) return refuse(`it disagrees with scikit-learn on the probe batch: ${parity.problems.slice(0, 3).join('; ')}`);
+  ctx.log.info(
+    `native engine matches scikit-learn on ${exported.probe.n_rows} probe rows (max relative error ${parity.maxRelError.toExponential(2)})`,
+  );
+  const pickled = reportVersions(exported.load_warnings ?? [], ctx.log);
+  const outputs: TensorMetadata[] = Object.entries(exported.probe.outputs).map(([name, o]) => ({
+    name,
+    datatype: o.datatype as Datatype,
+    shape: [-1, ...o.shape.slice(1)],
+  }));
+  return new NativeRuntime({
+    name: ctx.modelName,
+    version: ctx.modelVersion,
+    platform: 'sklearn',
+    model,
+    workers: ctx.workers,
+    maxQueue: ctx.maxQueue,
+    inlineMaxRows: ctx.inlineMaxRows,
+    defaultOutputs,
+    describe: () => ({
+      outputs,
+      parameters: {
+        estimator: exported.estimator ?? model.kind,
+        sklearn_version: exported.sklearn_version,
+        ...(pickled ? { pickled_sklearn_version: pickled } : {}),
+        parity_max_relative_error: parity.maxRelError,
+      },
+    }),
+    log: ctx.log,
+  });
+}
+
+function pythonRuntime(file: string, ctx: RuntimeContext, defaultOutputs: (p: ProtocolName) => string[]): ModelRuntime {
   const runtime = new PythonRuntime({
     name: ctx.modelName,
     version: ctx.modelVersion,
@@ -82,10 +171,7 @@ async function createRuntime(ctx: RuntimeContext): Promise<ModelRuntime> {
     // Estimators predict row by row, so queued requests can share one call.
     maxBatchRows: ctx.maxBatchRows,
     log: ctx.log,
-    // Seldon answers the `method` parameter; V2 answers predict unless outputs are named (MLServer); KServe V1
-    // answers predict unless PREDICT_PROBA=true (KServe's sklearnserver).
-    defaultOutputs: (protocol) =>
-      protocol === 'seldon' ? [method] : protocol === 'kserve-v1' && predictProba ? ['predict_proba'] : ['predict'],
+    defaultOutputs,
     describe,
   });
   return {
@@ -116,6 +202,13 @@ export const definition: ServerDefinition = {
       description: 'What Seldon-protocol predictions return',
       default: 'predict_proba',
       choices: ['predict_proba', 'predict', 'decision_function'],
+    },
+    {
+      name: 'engine',
+      type: 'STRING',
+      description: 'auto: native when the estimator exports and matches scikit-learn on a probe batch, else Python',
+      default: 'auto',
+      choices: ['auto', 'native', 'python'],
     },
   ],
   createRuntime,

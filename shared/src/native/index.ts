@@ -4,3 +4,4 @@ export { loadXGBoostModel } from './xgboost-load.js';
 export { nativeFromTransferable } from './transfer.js';
 export { nativeFromSklearnExport } from './sklearn-build.js';
 export { exportSklearnFile, checkParity, type SklearnExportResult, type SklearnProbe, type ParityReport } from './sklearn-parity.js';
+export { NativeRuntime, type NativeRuntimeOptions } from './runtime.js';

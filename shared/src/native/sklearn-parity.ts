@@ -14,7 +14,12 @@ export interface SklearnProbe {
   n_rows: number;
   outputs: Record<string, EncodedOutput>;
 }
-export type SklearnExportResult = { export: unknown; probe: SklearnProbe } | { unsupported: string };
+export type SklearnExportResult = ({ export: unknown; probe: SklearnProbe } | { unsupported: string }) & {
+  /** Set when run as a script on a file: the estimator's class, the interpreter's sklearn, unpickling warnings. */
+  estimator?: string;
+  sklearn_version?: string;
+  load_warnings?: string[];
+};
 
 /**
  * Loads a joblib/pickle file with Python once and returns the estimator's export plus a probe batch with sklearn's own

@@ -1,7 +1,5 @@
-/** V2 Open Inference Protocol REST routes. Health answers 200 with a small JSON body, 503 when false. */
+/** V2 REST routes other than infer (in inference.ts). Health answers 200 with a small JSON body, 503 when false. */
 import type { Express, Request } from 'express';
-import { decodeV2Request, encodeV2Response, BINARY_HEADER } from '../codecs/v2.js';
-import { badInput } from '../errors.js';
 import type { RestContext } from './context.js';
 import { route } from './context.js';
 
@@ -40,26 +38,6 @@ export function mountV2(app: Express, ctx: RestContext): void {
       const { name, version } = params(req);
       ctx.plane.checkModel(name, version);
       res.json(ctx.plane.metadata());
-    }),
-  );
-  app.post(
-    modelPaths('/infer'),
-    route(ctx, 'v2', 'infer', async (req, res) => {
-      const { name, version } = params(req);
-      ctx.plane.checkModel(name, version);
-      const headerLen = req.headers[BINARY_HEADER];
-      let headerLength: number | undefined;
-      if (headerLen !== undefined) {
-        headerLength = Number(headerLen);
-        if (!Number.isInteger(headerLength)) throw badInput(`${BINARY_HEADER} must be an integer`);
-      }
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (!body.length) throw badInput('empty request body: send an inference request');
-      const request = decodeV2Request(body, headerLength);
-      const response = await ctx.plane.infer(request, 'v2');
-      const encoded = encodeV2Response(response, request, ctx.plane.model);
-      if (encoded.headers) res.set(encoded.headers);
-      res.type(encoded.contentType).send(encoded.body);
     }),
   );
 }

@@ -1,0 +1,121 @@
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { badInput, unavailable } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName, TensorMetadata } from '../runtime.js';
+import type { Parameters, Tensor } from '../tensor.js';
+import { asFloat64 } from '../tensor.js';
+import type { NativeTask, NativeTaskResult } from '../parallel/native-worker.js';
+import { NativeInputError } from './errors.js';
+import type { NativeModel, NativeOutput } from './types.js';
+
+const WORKER = fileURLToPath(new URL('../parallel/native-worker.js', import.meta.url));
+
+export interface NativeRuntimeOptions {
+  name: string;
+  version?: string;
+  platform: string;
+  model: NativeModel;
+  /** Worker threads for batches too large to run on the event loop. */
+  workers: number;
+  maxQueue: number;
+  /** Requests of at most this many rows run inline: the hop to a worker costs more than evaluating them. */
+  inlineMaxRows: number;
+  defaultOutputs(protocol: ProtocolName): string[];
+  /** Output metadata (datatype and shape per output name) and extra facts for the metadata document. */
+  describe(): { outputs: TensorMetadata[]; parameters?: Parameters };
+  log: Logger;
+}
+
+/** Serves a NativeModel (tree ensembles, linear models) with no Python on the request path. */
+export class NativeRuntime implements ModelRuntime {
+  private pool?: Piscina;
+
+  constructor(private readonly opts: NativeRuntimeOptions) {}
+
+  async load(): Promise<void> {
+    const { opts } = this;
+    if (opts.workers > 0) {
+      this.pool = new Piscina({
+        filename: WORKER,
+        minThreads: opts.workers,
+        maxThreads: opts.workers,
+        idleTimeout: Number.MAX_SAFE_INTEGER,
+        maxQueue: opts.maxQueue,
+        // The model's arrays live in SharedArrayBuffers: every worker reads the same memory.
+        workerData: { model: opts.model.toTransferable() },
+      });
+    }
+    opts.log.info(
+      `native engine: ${opts.model.kind}, ${opts.model.nFeatures} features, outputs ${opts.model.outputNames.join(', ')}; ` +
+        `requests over ${opts.inlineMaxRows} rows run on ${opts.workers} worker thread(s)`,
+    );
+  }
+
+  async infer(request: InferenceRequest): Promise<InferenceResponse> {
+    const { model } = this.opts;
+    const outputs = request.outputs?.length ? request.outputs.map((o) => o.name) : this.opts.defaultOutputs('v2');
+    for (const o of outputs) {
+      if (!model.outputNames.includes(o)) throw badInput(`model ${this.opts.name} has no output "${o}"; available: ${model.outputNames.join(', ')}`);
+    }
+    const input = request.inputs[0];
+    if (!input) throw badInput('the request holds no input tensor');
+    if (input.datatype === 'BYTES') throw badInput(`input ${input.name}: this model takes numbers, got BYTES`);
+    if (input.shape.length !== 2) throw badInput(`expected a 2-D batch of rows [n, ${model.nFeatures}], got shape [${input.shape}]`);
+    const [nRows, nCols] = input.shape;
+    if (nCols !== model.nFeatures) throw badInput(`expected ${model.nFeatures} features per row, got ${nCols}`);
+    const X = input.data instanceof Float32Array && input.datatype === 'FP32' ? input.data : asFloat64(input);
+    const results: Tensor[] = [];
+    for (const name of outputs) results.push(toTensor(name, await this.run(X, nRows, name)));
+    return { id: request.id, outputs: results };
+  }
+
+  private async run(X: Float64Array | Float32Array, nRows: number, output: string): Promise<NativeOutput> {
+    if (!this.pool || nRows <= this.opts.inlineMaxRows) {
+      try {
+        return this.opts.model.run(X, nRows, output);
+      } catch (err) {
+        if (err instanceof NativeInputError) throw badInput(err.message);
+        throw err;
+      }
+    }
+    let result: NativeTaskResult;
+    try {
+      result = (await this.pool.run({ X, nRows, output } satisfies NativeTask)) as NativeTaskResult;
+    } catch (err) {
+      const msg = (err as Error).message ?? String(err);
+      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${this.pool.queueSize} requests already queued`);
+      throw err;
+    }
+    if ('inputError' in result) throw badInput(result.inputError);
+    return result.ok;
+  }
+
+  metadata(): ModelMetadata {
+    const { model } = this.opts;
+    const described = this.opts.describe();
+    return {
+      name: this.opts.name,
+      ...(this.opts.version ? { versions: [this.opts.version] } : {}),
+      platform: this.opts.platform,
+      inputs: [{ name: 'input-0', datatype: 'FP64', shape: [-1, model.nFeatures] }],
+      outputs: described.outputs,
+      parameters: { engine: 'native', model_kind: model.kind, ...described.parameters },
+    };
+  }
+
+  defaultOutputs(protocol: ProtocolName): string[] {
+    return this.opts.defaultOutputs(protocol);
+  }
+
+  async unload(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.destroy();
+  }
+}
+
+function toTensor(name: string, out: NativeOutput): Tensor {
+  return { name, datatype: out.datatype, shape: out.shape, data: out.data };
+}
+

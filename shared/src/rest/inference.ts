@@ -1,0 +1,181 @@
+/**
+ * The inference routes of every protocol, served straight on node:http without express: they are the hot path,
+ * and express's router and middleware cost several times the work of the request itself (hello-world here:
+ * node:http 24k req/s, express 5 7.5k). Everything else (metadata, health, feedback, docs) stays on express.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BINARY_HEADER, decodeV2Request, encodeV2Response } from '../codecs/v2.js';
+import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
+import { decodeSeldonMessage, encodeSeldonData, responseMeta } from '../codecs/seldon-json.js';
+import { badInput, tooLarge } from '../errors.js';
+import type { RestContext, RestProtocol } from './context.js';
+import { errorBody, parseJson } from './context.js';
+
+export interface Reply {
+  status: number;
+  contentType: string;
+  body: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+const json = (value: unknown, status = 200): Reply => ({ status, contentType: 'application/json', body: JSON.stringify(value) });
+
+interface InferenceRoute {
+  methods: string[];
+  pattern: RegExp;
+  protocol: RestProtocol;
+  endpoint: string;
+  handle(ctx: RestContext, req: IncomingMessage, body: Buffer, match: RegExpExecArray, query: string): Promise<Reply>;
+}
+
+/** A Seldon request: JSON body, form field `json=`, or query arg `json=` (GET). */
+export function seldonBody(req: IncomingMessage, body: Buffer, query: string): unknown {
+  const fromQuery = query ? new URLSearchParams(query).get('json') : null;
+  if (fromQuery !== null) return parseJson(Buffer.from(fromQuery));
+  const type = req.headers['content-type'] ?? '';
+  if (type.includes('multipart/form-data')) throw badInput('multipart/form-data is not supported: send the SeldonMessage as JSON');
+  if (type.includes('application/x-www-form-urlencoded')) {
+    const text = body.toString('utf8');
+    // curl -d sends this content type by default; a body that is plainly JSON is taken as JSON.
+    if (!/^\s*[{[]/.test(text)) {
+      const field = new URLSearchParams(text).get('json');
+      if (field === null) throw badInput('form body has no "json" field');
+      return parseJson(Buffer.from(field));
+    }
+  }
+  return parseJson(body);
+}
+
+const ROUTES: InferenceRoute[] = [
+  {
+    methods: ['POST', 'GET'],
+    pattern: /^\/(?:predict|api\/v1\.0\/predictions|api\/v0\.1\/predictions)$/,
+    protocol: 'seldon',
+    endpoint: 'predictions',
+    async handle(ctx, req, body, match, query) {
+      if (req.method === 'GET' && match[0] !== '/predict') throw badInput(`use POST for ${match[0]}`);
+      const input = decodeSeldonMessage(seldonBody(req, body, query));
+      if (!input.tensor) {
+        throw badInput(`Invalid request data type: this server needs data.ndarray, data.tensor or data.tftensor, got ${input.form}`);
+      }
+      const response = await ctx.plane.infer({ inputs: [input.tensor] }, 'seldon');
+      return json({ data: encodeSeldonData(response.outputs[0], input.form), meta: responseMeta(input.meta, ctx.unit) });
+    },
+  },
+  {
+    methods: ['POST'],
+    pattern: /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/,
+    protocol: 'v2',
+    endpoint: 'infer',
+    async handle(ctx, req, body, match) {
+      ctx.plane.checkModel(decodeURIComponent(match[1]), match[2] === undefined ? undefined : decodeURIComponent(match[2]));
+      const headerLen = req.headers[BINARY_HEADER];
+      let headerLength: number | undefined;
+      if (headerLen !== undefined) {
+        headerLength = Number(headerLen);
+        if (!Number.isInteger(headerLength)) throw badInput(`${BINARY_HEADER} must be an integer`);
+      }
+      if (!body.length) throw badInput('empty request body: send an inference request');
+      const request = decodeV2Request(body, headerLength);
+      const response = await ctx.plane.infer(request, 'v2');
+      const encoded = encodeV2Response(response, request, ctx.plane.model);
+      return { status: 200, contentType: encoded.contentType, body: encoded.body, headers: encoded.headers };
+    },
+  },
+  {
+    methods: ['POST'],
+    pattern: /^\/v1\/models\/([^/:]+):predict$/,
+    protocol: 'kserve-v1',
+    endpoint: 'predict',
+    async handle(ctx, _req, body, match) {
+      ctx.plane.checkModel(decodeURIComponent(match[1]));
+      const response = await ctx.plane.infer(decodeV1Request(parseJson(body)), 'kserve-v1');
+      return json(encodeV1Response(response.outputs));
+    },
+  },
+];
+
+function send(res: ServerResponse, reply: Reply): void {
+  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+  res.writeHead(reply.status, {
+    'content-type': reply.contentType,
+    'content-length': body.length,
+    'access-control-allow-origin': '*',
+    ...reply.headers,
+  });
+  res.end(body);
+}
+
+/** Reads the body up to `limit` bytes; past it, stops reading and answers 413 without buffering the rest. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) return Promise.reject(tooLarge(`request body of ${declared} bytes exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.pause();
+        reject(tooLarge(`request body exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+/** Returns a node:http request listener: inference routes here, everything else to `fallback` (express). */
+export function withInferenceRoutes(
+  ctx: RestContext,
+  maxBodyBytes: number,
+  fallback: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    for (const route of ROUTES) {
+      const match = route.pattern.exec(path);
+      if (match && route.methods.includes(req.method ?? '')) {
+        void serve(ctx, route, req, res, match, q < 0 ? '' : url.slice(q + 1), maxBodyBytes);
+        return;
+      }
+    }
+    fallback(req, res);
+  };
+}
+
+async function serve(
+  ctx: RestContext,
+  route: InferenceRoute,
+  req: IncomingMessage,
+  res: ServerResponse,
+  match: RegExpExecArray,
+  query: string,
+  maxBodyBytes: number,
+): Promise<void> {
+  const { protocol, endpoint } = route;
+  const end = ctx.metrics.duration.startTimer({ protocol, endpoint });
+  ctx.plane.begin();
+  res.once('close', () => {
+    ctx.plane.end();
+    end();
+    ctx.metrics.requests.inc({ protocol, endpoint, code: String(res.statusCode) });
+  });
+  if (ctx.plane.state === 'stopping') res.setHeader('connection', 'close');
+  let reply: Reply;
+  try {
+    const body = await readBody(req, maxBodyBytes);
+    reply = await route.handle(ctx, req, body, match, query);
+  } catch (err) {
+    const { status, body } = errorBody(protocol, err);
+    if (status >= 500) ctx.log.error(`${protocol} request failed: ${(err as Error).message}`);
+    reply = json(body, status);
+    // An unread body (413) must not be parsed as the next request on this connection.
+    if (!req.readableEnded) reply.headers = { connection: 'close' };
+  }
+  send(res, reply);
+}
