@@ -4,8 +4,9 @@ import type { ServerDefinition } from './server-definition.js';
 /** Implementation names (as in a SeldonDeployment) -> the package that serves them, loaded on demand. */
 export const SERVERS: Record<string, string> = {
   SKLEARN_SERVER: '@modelfleet/sklearnserver',
+  XGBOOST_SERVER: '@modelfleet/xgboostserver',
 };
-const ALIASES: Record<string, string> = { sklearn: 'SKLEARN_SERVER' };
+const ALIASES: Record<string, string> = { sklearn: 'SKLEARN_SERVER', xgboost: 'XGBOOST_SERVER' };
 
 export async function loadDefinition(name: string): Promise<ServerDefinition> {
   const impl = ALIASES[name] ?? name.toUpperCase();
