@@ -44,45 +44,81 @@ const rows = (n: number) => Array.from({ length: n }, (_, i) => irisRow.map((v, 
 const seldon = (n: number) => JSON.stringify({ data: { ndarray: n === 1 ? [irisRow] : rows(n) } });
 const v2json = (n: number, dt = 'FP64') =>
   JSON.stringify({ inputs: [{ name: 'input-0', shape: [n, 4], datatype: dt, data: rows(n).flat() }], outputs: [{ name: 'predict_proba' }] });
-function v2binary(n: number): { body: Buffer; headers: Record<string, string> } {
-  const raw = Buffer.from(new Float32Array(rows(n).flat()).buffer);
+function v2binary(n: number, width = 4, output = 'predict_proba'): { body: Buffer; headers: Record<string, string> } {
+  const values = new Float32Array(n * width);
+  for (let i = 0; i < values.length; i++) values[i] = ((i * 7919) % 1000) / 250 - 2;
+  const raw = Buffer.from(values.buffer);
   const header = Buffer.from(
     JSON.stringify({
-      inputs: [{ name: 'input-0', shape: [n, 4], datatype: 'FP32', parameters: { binary_data_size: raw.length } }],
-      outputs: [{ name: 'predict_proba', parameters: { binary_data: true } }],
+      inputs: [{ name: 'input-0', shape: [n, width], datatype: 'FP32', parameters: { binary_data_size: raw.length } }],
+      outputs: [{ name: output, parameters: { binary_data: true } }],
     }),
   );
   return { body: Buffer.concat([header, raw]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } };
 }
 
-async function trainIris(): Promise<string> {
-  const dir = path.join(ROOT, 'bench/.cache/iris');
-  if (!existsSync(path.join(dir, 'model.joblib'))) {
-    mkdirSync(dir, { recursive: true });
-    await promisify(execFile)(process.execPath, [CLI, 'train-example', dir]);
+const TRAIN_XGB = `
+import sys, numpy as np, xgboost as xgb
+from sklearn.datasets import make_classification
+X, y = make_classification(n_samples=20000, n_features=20, random_state=0)
+xgb.XGBClassifier(n_estimators=200, max_depth=6, tree_method='hist').fit(X, y).save_model(sys.argv[1])
+`;
+
+/** Models are trained here (once, cached under bench/.cache): nothing is downloaded. */
+async function trainModels(): Promise<{ iris: string; xgb: string }> {
+  const iris = path.join(ROOT, 'bench/.cache/iris');
+  if (!existsSync(path.join(iris, 'model.joblib'))) {
+    mkdirSync(iris, { recursive: true });
+    await promisify(execFile)(process.execPath, [CLI, 'train-example', iris]);
   }
-  return dir;
+  const xgbDir = path.join(ROOT, 'bench/.cache/xgb200');
+  if (!existsSync(path.join(xgbDir, 'model.json'))) {
+    mkdirSync(xgbDir, { recursive: true });
+    const { findPython } = await import('@modelfleet/shared');
+    const py = await findPython(['xgboost', 'sklearn']);
+    await promisify(execFile)(py.bin, ['-c', TRAIN_XGB, path.join(xgbDir, 'model.json')]);
+  }
+  return { iris, xgb: xgbDir };
 }
 
 async function main(): Promise<void> {
-  const iris = await trainIris();
+  const models = await trainModels();
   const predictions = '/api/v1.0/predictions';
+  const sklearn = (name: string, engine: string, env?: Record<string, string>): ServerSpec => ({
+    name,
+    args: [CLI, 'serve', 'SKLEARN_SERVER', '--model-uri', models.iris, '--model-name', 'iris', '--param', `engine=${engine}`],
+    env,
+    probe: { path: predictions, body: seldon(1) },
+  });
   const servers: ServerSpec[] = [
     { name: 'bare-node', args: [path.join(ROOT, 'bench/dist/bare-server.js')], probe: { path: '/', body: '{}' } },
+    sklearn('sklearn-native', 'native'),
+    // The same model with every request sent to a worker thread: what running small requests inline saves.
+    sklearn('sklearn-native-no-inline', 'native', { MODELFLEET_INLINE_BUDGET_US: '0' }),
+    sklearn('sklearn-python', 'python'),
     {
-      name: 'sklearn-python',
-      args: [CLI, 'serve', 'SKLEARN_SERVER', '--model-uri', iris, '--model-name', 'iris'],
-      probe: { path: predictions, body: seldon(1) },
+      name: 'xgboost-native',
+      args: [CLI, 'serve', 'XGBOOST_SERVER', '--model-uri', models.xgb, '--model-name', 'xgb'],
+      probe: { path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     },
   ];
   const bin = v2binary(25_000);
+  const xgbRows = v2binary(10_000, 20, 'booster');
+  const v2 = '/v2/models/iris/infer';
   const workloads: Workload[] = [
     { name: 'bare node, fixed reply', server: 'bare-node', path: '/', body: seldon(1) },
+    { name: 'iris 1 row, Seldon REST', server: 'sklearn-native', path: predictions, body: seldon(1) },
+    { name: 'iris 1000 rows, Seldon REST', server: 'sklearn-native', path: predictions, body: seldon(1000) },
+    { name: 'iris 1 row, V2 REST', server: 'sklearn-native', path: v2, body: v2json(1) },
+    { name: '100k FP32 (25k rows), V2 JSON', server: 'sklearn-native', path: v2, body: v2json(25_000, 'FP32') },
+    { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-native', path: v2, body: bin.body, headers: bin.headers },
+    { name: 'iris 1 row, Seldon REST', server: 'sklearn-native-no-inline', path: predictions, body: seldon(1) },
     { name: 'iris 1 row, Seldon REST', server: 'sklearn-python', path: predictions, body: seldon(1) },
     { name: 'iris 1000 rows, Seldon REST', server: 'sklearn-python', path: predictions, body: seldon(1000) },
-    { name: 'iris 1 row, V2 REST', server: 'sklearn-python', path: '/v2/models/iris/infer', body: v2json(1) },
-    { name: '100k FP32 (25k rows), V2 JSON', server: 'sklearn-python', path: '/v2/models/iris/infer', body: v2json(25_000, 'FP32') },
-    { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-python', path: '/v2/models/iris/infer', body: bin.body, headers: bin.headers },
+    { name: 'iris 1 row, V2 REST', server: 'sklearn-python', path: v2, body: v2json(1) },
+    { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-python', path: v2, body: bin.body, headers: bin.headers },
+    { name: 'xgboost 200 trees, 1 row, Seldon REST', server: 'xgboost-native', path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
+    { name: 'xgboost 200 trees, 10k rows x 20, V2 binary', server: 'xgboost-native', path: '/v2/models/xgb/infer', body: xgbRows.body, headers: xgbRows.headers },
   ].filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only));
 
   const results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number }> = [];

@@ -11,7 +11,7 @@ export interface RuntimeContext {
   workers: number;
   maxQueue: number;
   maxBatchRows: number;
-  inlineMaxRows: number;
+  inlineBudgetUs: number;
   log: Logger;
 }
 

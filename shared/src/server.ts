@@ -83,7 +83,7 @@ export async function startServer(def: ServerDefinition, settings: Settings): Pr
         workers: settings.workers,
         maxQueue: settings.maxQueue,
         maxBatchRows: settings.maxBatchRows,
-        inlineMaxRows: settings.inlineMaxRows,
+        inlineBudgetUs: settings.inlineBudgetUs,
         log,
       });
       await runtime.load();

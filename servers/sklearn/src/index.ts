@@ -143,7 +143,7 @@ async function tryNative(
     model,
     workers: ctx.workers,
     maxQueue: ctx.maxQueue,
-    inlineMaxRows: ctx.inlineMaxRows,
+    inlineBudgetUs: ctx.inlineBudgetUs,
     defaultOutputs,
     describe: () => ({
       outputs,

@@ -46,7 +46,7 @@ async function createRuntime(ctx: RuntimeContext): Promise<ModelRuntime> {
         model,
         workers: ctx.workers,
         maxQueue: ctx.maxQueue,
-        inlineMaxRows: ctx.inlineMaxRows,
+        inlineBudgetUs: ctx.inlineBudgetUs,
         defaultOutputs,
         describe: () => ({ outputs }),
         log: ctx.log,

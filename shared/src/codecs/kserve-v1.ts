@@ -2,6 +2,7 @@
 import { badInput } from '../errors.js';
 import type { InferenceRequest } from '../runtime.js';
 import type { Tensor } from '../tensor.js';
+import { numericJson } from './json-numbers.js';
 import { jsonValues, ndarrayToTensor, nest } from './ndarray.js';
 
 export function decodeV1Request(body: unknown): InferenceRequest {
@@ -17,5 +18,5 @@ export function decodeV1Request(body: unknown): InferenceRequest {
 
 export function encodeV1Response(outputs: Tensor[]): { predictions: unknown } {
   const out = outputs[0];
-  return { predictions: out ? nest(jsonValues(out), out.shape) : [] };
+  return { predictions: out ? (numericJson(out, true) ?? nest(jsonValues(out), out.shape)) : [] };
 }

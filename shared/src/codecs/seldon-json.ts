@@ -6,6 +6,7 @@
 import { badInput } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { fromNumbers } from '../tensor.js';
+import { numericJson } from './json-numbers.js';
 import { jsonValues, ndarrayToTensor, nest } from './ndarray.js';
 import { tensorToTftensor, tftensorToTensor } from './tftensor.js';
 
@@ -99,9 +100,12 @@ export function encodeSeldonData(output: Tensor, requestForm: SeldonForm): Recor
   if (!isNumeric(output)) form = 'ndarray';
   else if (dataForm) form = requestForm;
   else form = 'tensor';
-  if (form === 'tensor') return { names, tensor: { shape: output.shape, values: jsonValues(output).map((v) => (typeof v === 'boolean' ? Number(v) : v)) } };
+  if (form === 'tensor') {
+    const values = numericJson(output, false) ?? jsonValues(output).map((v) => (typeof v === 'boolean' ? Number(v) : v));
+    return { names, tensor: { shape: output.shape, values } };
+  }
   if (form === 'tftensor') return { names, tftensor: tensorToTftensor(output) };
-  return { names, ndarray: nest(jsonValues(output), output.shape) };
+  return { names, ndarray: numericJson(output, true) ?? nest(jsonValues(output), output.shape) };
 }
 
 /** Response meta: puid echoed if sent, tags and metrics carried, this unit added to requestPath. */

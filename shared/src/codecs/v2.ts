@@ -7,6 +7,7 @@ import { badInput } from '../errors.js';
 import type { InferenceRequest, InferenceResponse } from '../runtime.js';
 import type { BytesArray, Datatype, Parameters, Tensor } from '../tensor.js';
 import { elementCount, fromNumbers, isDatatype } from '../tensor.js';
+import { numericJson, stringify } from './json-numbers.js';
 import { flatten, jsonValues, nestedShape } from './ndarray.js';
 import { decodeRaw, encodeRaw } from './raw.js';
 
@@ -138,9 +139,9 @@ export function encodeV2Response(
       blobs.push(raw);
       return { ...base, parameters: { ...t.parameters, binary_data_size: raw.length } };
     }
-    return { ...base, ...(t.parameters && Object.keys(t.parameters).length ? { parameters: t.parameters } : {}), data: jsonValues(t) };
+    return { ...base, ...(t.parameters && Object.keys(t.parameters).length ? { parameters: t.parameters } : {}), data: numericJson(t, false) ?? jsonValues(t) };
   });
-  const json = JSON.stringify({
+  const json = stringify({
     model_name: model.name,
     ...(model.version ? { model_version: model.version } : {}),
     id: response.id ?? request.id ?? randomUUID(),

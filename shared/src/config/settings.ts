@@ -18,8 +18,8 @@ export interface Settings {
   maxQueue: number;
   /** Rows the Python engine may merge from queued requests into one call (1 = no batching). */
   maxBatchRows: number;
-  /** Native engine: requests of at most this many rows run on the event loop instead of a worker thread. */
-  inlineMaxRows: number;
+  /** Native engine: requests estimated to take at most this many microseconds run on the event loop. */
+  inlineBudgetUs: number;
   maxBodyBytes: number;
   drainTimeoutMs: number;
   identity: Identity;
@@ -75,7 +75,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     workers: int(env, ['MODELFLEET_WORKERS', 'GUNICORN_WORKERS', 'MLSERVER_PARALLEL_WORKERS'], 0) || os.availableParallelism(),
     maxQueue: int(env, ['MODELFLEET_MAX_QUEUE'], 2048),
     maxBatchRows: Math.max(1, int(env, ['MODELFLEET_MAX_BATCH_ROWS'], 256)),
-    inlineMaxRows: int(env, ['MODELFLEET_INLINE_MAX_ROWS'], 32),
+    inlineBudgetUs: int(env, ['MODELFLEET_INLINE_BUDGET_US'], 500),
     maxBodyBytes: parseSize(env.MODELFLEET_MAX_BODY_SIZE ?? '100mb', 'MODELFLEET_MAX_BODY_SIZE'),
     drainTimeoutMs: int(env, ['MODELFLEET_DRAIN_TIMEOUT_SECONDS'], 20) * 1000,
     identity: {

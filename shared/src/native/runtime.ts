@@ -19,8 +19,11 @@ export interface NativeRuntimeOptions {
   /** Worker threads for batches too large to run on the event loop. */
   workers: number;
   maxQueue: number;
-  /** Requests of at most this many rows run inline: the hop to a worker costs more than evaluating them. */
-  inlineMaxRows: number;
+  /**
+   * Requests the model evaluates in at most this many microseconds (estimated from a calibration at load) run on
+   * the event loop: the hop to a worker thread costs more than they do. Larger ones go to the worker pool.
+   */
+  inlineBudgetUs: number;
   defaultOutputs(protocol: ProtocolName): string[];
   /** Output metadata (datatype and shape per output name) and extra facts for the metadata document. */
   describe(): { outputs: TensorMetadata[]; parameters?: Parameters };
@@ -30,6 +33,7 @@ export interface NativeRuntimeOptions {
 /** Serves a NativeModel (tree ensembles, linear models) with no Python on the request path. */
 export class NativeRuntime implements ModelRuntime {
   private pool?: Piscina;
+  private usPerRow = 0;
 
   constructor(private readonly opts: NativeRuntimeOptions) {}
 
@@ -46,9 +50,11 @@ export class NativeRuntime implements ModelRuntime {
         workerData: { model: opts.model.toTransferable() },
       });
     }
+    this.usPerRow = calibrate(opts.model);
+    const inlineRows = Math.floor(opts.inlineBudgetUs / this.usPerRow);
     opts.log.info(
       `native engine: ${opts.model.kind}, ${opts.model.nFeatures} features, outputs ${opts.model.outputNames.join(', ')}; ` +
-        `requests over ${opts.inlineMaxRows} rows run on ${opts.workers} worker thread(s)`,
+        `${this.usPerRow.toPrecision(2)} us/row, so requests up to ${inlineRows} rows run inline, larger ones on ${opts.workers} worker thread(s)`,
     );
   }
 
@@ -71,7 +77,7 @@ export class NativeRuntime implements ModelRuntime {
   }
 
   private async run(X: Float64Array | Float32Array, nRows: number, output: string): Promise<NativeOutput> {
-    if (!this.pool || nRows <= this.opts.inlineMaxRows) {
+    if (!this.pool || nRows * this.usPerRow <= this.opts.inlineBudgetUs) {
       try {
         return this.opts.model.run(X, nRows, output);
       } catch (err) {
@@ -113,6 +119,31 @@ export class NativeRuntime implements ModelRuntime {
     this.pool = undefined;
     await pool?.destroy();
   }
+}
+
+/**
+ * Microseconds per row for the model's costliest output, best of timed runs on a batch of zeros after enough runs
+ * for the JIT to have compiled the evaluator (a cold estimate would send cheap requests to worker threads).
+ */
+function calibrate(model: NativeModel): number {
+  const rows = 256;
+  const X = new Float64Array(rows * model.nFeatures);
+  let worst = 0;
+  for (const output of model.outputNames) {
+    for (let i = 0; i < 30; i++) model.run(X, rows, output);
+    worst = Math.max(worst, timeRows(model, X, rows, output));
+  }
+  return Math.max(worst, 1e-3);
+}
+
+function timeRows(model: NativeModel, X: Float64Array, rows: number, output: string): number {
+  let best = Infinity;
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    model.run(X, rows, output);
+    best = Math.min(best, ((performance.now() - t) * 1000) / rows);
+  }
+  return best;
 }
 
 function toTensor(name: string, out: NativeOutput): Tensor {

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BINARY_HEADER, decodeV2Request, encodeV2Response } from '../codecs/v2.js';
 import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
 import { decodeSeldonMessage, encodeSeldonData, responseMeta } from '../codecs/seldon-json.js';
+import { stringify } from '../codecs/json-numbers.js';
 import { badInput, tooLarge } from '../errors.js';
 import type { RestContext, RestProtocol } from './context.js';
 import { errorBody, parseJson } from './context.js';
@@ -18,7 +19,7 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-const json = (value: unknown, status = 200): Reply => ({ status, contentType: 'application/json', body: JSON.stringify(value) });
+const json = (value: unknown, status = 200): Reply => ({ status, contentType: 'application/json', body: stringify(value) });
 
 interface InferenceRoute {
   methods: string[];
