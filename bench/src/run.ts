@@ -96,6 +96,8 @@ async function main(): Promise<void> {
     // The same model with every request sent to a worker thread: what running small requests inline saves.
     sklearn('sklearn-native-no-inline', 'native', { MODELFLEET_INLINE_BUDGET_US: '0' }),
     sklearn('sklearn-python', 'python'),
+    // Two server processes sharing the port: for large JSON bodies one event loop is the limit.
+    sklearn('sklearn-native-2proc', 'native', { MODELFLEET_HTTP_PROCESSES: '2' }),
     {
       name: 'xgboost-native',
       args: [CLI, 'serve', 'XGBOOST_SERVER', '--model-uri', models.xgb, '--model-name', 'xgb'],
@@ -113,6 +115,8 @@ async function main(): Promise<void> {
     { name: '100k FP32 (25k rows), V2 JSON', server: 'sklearn-native', path: v2, body: v2json(25_000, 'FP32') },
     { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-native', path: v2, body: bin.body, headers: bin.headers },
     { name: 'iris 1 row, Seldon REST', server: 'sklearn-native-no-inline', path: predictions, body: seldon(1) },
+    { name: 'iris 1 row, Seldon REST', server: 'sklearn-native-2proc', path: predictions, body: seldon(1) },
+    { name: 'iris 1000 rows, Seldon REST', server: 'sklearn-native-2proc', path: predictions, body: seldon(1000) },
     { name: 'iris 1 row, Seldon REST', server: 'sklearn-python', path: predictions, body: seldon(1) },
     { name: 'iris 1000 rows, Seldon REST', server: 'sklearn-python', path: predictions, body: seldon(1000) },
     { name: 'iris 1 row, V2 REST', server: 'sklearn-python', path: v2, body: v2json(1) },

@@ -1,20 +1,36 @@
+import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import { ConfigError } from './config/parameters.js';
 import type { Settings } from './config/settings.js';
-import { startServer } from './server.js';
+import { createLogger } from './logger.js';
+import { createClusterMetricsServer } from './metrics/registry.js';
+import { startServer, type StartOptions } from './server.js';
 import type { ServerDefinition } from './server-definition.js';
 
+/** Exit codes a worker uses for what restarting cannot fix. */
+const EXIT_CONFIG = 2;
+const EXIT_LOAD = 1;
+
 /**
- * Runs a server as a process: a configuration error or a model that fails to load exits non-zero with the reason
- * (so Kubernetes shows it and restarts the pod); SIGTERM/SIGINT drain in-flight requests, then exit 0.
+ * Runs a server as a process: a configuration error exits 2 and a model that fails to load exits 1, with the
+ * reason (so Kubernetes shows it and restarts the pod); SIGTERM/SIGINT drain in-flight requests, then exit 0.
+ * With MODELFLEET_HTTP_PROCESSES > 1 the process becomes a cluster primary that forks that many servers sharing the
+ * HTTP port, for JSON-heavy traffic one event loop cannot parse fast enough.
  */
 export async function runServer(def: ServerDefinition, settings: Settings): Promise<void> {
+  if (settings.httpProcesses > 1 && cluster.isPrimary) return runPrimary(def, settings);
+  const metricsPort = Number(process.env.MODELFLEET_CLUSTER_METRICS_PORT);
+  await runOne(def, settings, cluster.isWorker ? { clusterWorker: { metricsPort } } : {});
+}
+
+async function runOne(def: ServerDefinition, settings: Settings, options: StartOptions): Promise<void> {
   let server;
   try {
-    server = await startServer(def, settings);
+    server = await startServer(def, settings, options);
   } catch (err) {
     const prefix = err instanceof ConfigError ? 'configuration error' : 'cannot start';
     process.stderr.write(`${def.implementation}: ${prefix}: ${(err as Error).message}\n`);
-    process.exit(2);
+    process.exit(EXIT_CONFIG);
   }
   const running = server;
   const onSignal = (signal: string) => {
@@ -30,6 +46,46 @@ export async function runServer(def: ServerDefinition, settings: Settings): Prom
     await running.ready;
   } catch {
     await running.stop();
-    process.exit(1);
+    process.exit(EXIT_LOAD);
   }
+}
+
+async function runPrimary(def: ServerDefinition, settings: Settings): Promise<void> {
+  const log = createLogger(`${def.image.split('/').pop() ?? def.implementation}:primary`);
+  const metricsServer = createClusterMetricsServer(settings.metricsPath);
+  await new Promise<void>((resolve, reject) => {
+    metricsServer.once('error', reject);
+    metricsServer.listen(settings.metricsPort, settings.host, () => resolve());
+  });
+  const metricsPort = (metricsServer.address() as AddressInfo).port;
+  log.info(`${settings.httpProcesses} server processes share the HTTP port; metrics of all on :${metricsPort}${settings.metricsPath}`);
+  let stopping = false;
+  const fork = () => cluster.fork({ MODELFLEET_CLUSTER_METRICS_PORT: String(metricsPort) });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        metricsServer.close();
+        process.exit(0);
+      }
+      return;
+    }
+    if (code === EXIT_CONFIG || code === EXIT_LOAD) {
+      // Every process would fail the same way: stop all and report it, like a single process would.
+      stopping = true;
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+      metricsServer.close();
+      process.exitCode = code;
+      return;
+    }
+    log.error(`server process ${worker.process.pid} exited (${signal ?? code}); starting another`);
+    fork();
+  });
+  const stop = (signal: string) => {
+    log.info(`${signal} received: stopping ${Object.keys(cluster.workers ?? {}).length} server processes`);
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  for (let i = 0; i < settings.httpProcesses; i++) fork();
 }

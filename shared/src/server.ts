@@ -8,7 +8,7 @@ import { ConfigError, resolveParameters } from './config/parameters.js';
 import type { Settings } from './config/settings.js';
 import { DataPlane } from './dataplane.js';
 import { createLogger } from './logger.js';
-import { createMetricsServer, ServerMetrics } from './metrics/registry.js';
+import { createMetricsServer, ServerMetrics, shareWithPrimary } from './metrics/registry.js';
 import { createRestApp } from './rest/app.js';
 import type { RestContext } from './rest/context.js';
 import { withInferenceRoutes } from './rest/inference.js';
@@ -40,7 +40,12 @@ function listen(server: http.Server, port: number, host: string): Promise<number
  * Starts a server: ports bind at once (liveness answers, readiness is false), the model is fetched and loaded in
  * the background, and readiness turns true only when every worker has it.
  */
-export async function startServer(def: ServerDefinition, settings: Settings): Promise<RunningServer> {
+export interface StartOptions {
+  /** In a cluster worker the primary serves the metrics port, aggregating every worker's registry. */
+  clusterWorker?: { metricsPort: number };
+}
+
+export async function startServer(def: ServerDefinition, settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
   const log = createLogger(def.image.split('/').pop() ?? def.implementation);
   const params = resolveParameters(def.implementation, [MODEL_URI_PARAMETER, ...def.parameters], settings.parameters);
   const modelUri = settings.modelUri ?? (params.model_uri as string | undefined);
@@ -60,11 +65,12 @@ export async function startServer(def: ServerDefinition, settings: Settings): Pr
   };
   const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes });
   const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
-  const metricsServer = createMetricsServer(metrics, settings.metricsPath);
+  const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
+  if (options.clusterWorker) shareWithPrimary(metrics);
   const httpPort = await listen(httpServer, settings.httpPort, settings.host);
-  let metricsPort: number;
+  let metricsPort = options.clusterWorker?.metricsPort ?? 0;
   try {
-    metricsPort = await listen(metricsServer, settings.metricsPort, settings.host);
+    if (metricsServer) metricsPort = await listen(metricsServer, settings.metricsPort, settings.host);
   } catch (err) {
     httpServer.close();
     throw err;
@@ -109,7 +115,7 @@ export async function startServer(def: ServerDefinition, settings: Settings): Pr
       await plane.drain(settings.drainTimeoutMs);
       httpServer.closeAllConnections();
       await closed;
-      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       log.info('stopped');
     })());
 

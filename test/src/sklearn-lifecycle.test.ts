@@ -161,6 +161,22 @@ describe('lifecycle', () => {
     assert.match(server.logs(), /stopped/);
   });
 
+  test('MODELFLEET_HTTP_PROCESSES=2: two servers share the port, metrics sum both, SIGTERM stops all', async () => {
+    const { paths, expected } = await sklearnModels();
+    const server = await serveCli(['SKLEARN_SERVER', '--model-uri', paths.iris], { MODELFLEET_HTTP_PROCESSES: '2' });
+    await waitReady(server);
+    // Readiness came from one process; wait until the other answers too (each loads its own copy).
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && (server.logs().match(/ready in/g) ?? []).length < 2) await new Promise((r) => setTimeout(r, 100));
+    const answers = await Promise.all(Array.from({ length: 40 }, () => postJson(`${server.url}/api/v1.0/predictions`, { data: { ndarray: [IRIS_ROWS[2]] } })));
+    for (const a of answers) assertClose(a.json.data.ndarray, [expected.iris.predict_proba[2]]);
+    const metrics = await (await fetch(`${server.metricsUrl}/prometheus`)).text();
+    const m = /modelfleet_requests_total\{protocol="seldon",endpoint="predictions",code="200"[^}]*\} (\d+)/.exec(metrics);
+    assert.equal(Number(m?.[1]), 40, metrics.slice(0, 500));
+    assert.equal(await server.stop('SIGTERM'), 0, server.logs());
+    assert.equal((server.logs().match(/\] stopped/g) ?? []).length, 2);
+  });
+
   test('a Python worker that dies is replaced: its request gets a 503, later ones succeed', async () => {
     const { paths, expected } = await sklearnModels();
     const server = await serveCli(['SKLEARN_SERVER', '--model-uri', paths.crash, '--workers', '1']);

@@ -15,6 +15,8 @@ export interface Settings {
   /** PREDICTIVE_UNIT_PARAMETERS entries, then any given on the command line (later wins). */
   parameters: Array<{ name: string; value: unknown }>;
   workers: number;
+  /** Server processes sharing the HTTP port (node:cluster); 1 = a single process. */
+  httpProcesses: number;
   maxQueue: number;
   /** Rows the Python engine may merge from queued requests into one call (1 = no batching). */
   maxBatchRows: number;
@@ -73,6 +75,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     modelVersion: env.MLSERVER_MODEL_VERSION || undefined,
     parameters: parseParameterList(env.PREDICTIVE_UNIT_PARAMETERS),
     workers: int(env, ['MODELFLEET_WORKERS', 'GUNICORN_WORKERS', 'MLSERVER_PARALLEL_WORKERS'], 0) || os.availableParallelism(),
+    httpProcesses: Math.max(1, int(env, ['MODELFLEET_HTTP_PROCESSES'], 1)),
     maxQueue: int(env, ['MODELFLEET_MAX_QUEUE'], 2048),
     maxBatchRows: Math.max(1, int(env, ['MODELFLEET_MAX_BATCH_ROWS'], 256)),
     inlineBudgetUs: int(env, ['MODELFLEET_INLINE_BUDGET_US'], 500),

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** Seldon's identity labels, put on every sample so dashboards built for Seldon keep working. */
 export interface Identity {
@@ -60,6 +60,31 @@ export function createMetricsServer(metrics: ServerMetrics, path: string): http.
     try {
       const body = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
+    }
+  });
+}
+
+/** In a cluster worker: answer the primary's requests for this process's metrics. */
+export function shareWithPrimary(metrics: ServerMetrics): void {
+  new AggregatorRegistry(); // installs the worker's IPC listener
+  AggregatorRegistry.setRegistries([metrics.registry]);
+}
+
+/** In the cluster primary: the metrics port, summing every worker's registry. */
+export function createClusterMetricsServer(path: string): http.Server {
+  const aggregator = new AggregatorRegistry();
+  const paths = new Set([path, '/metrics']);
+  return http.createServer(async (req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' || !paths.has(url)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`metrics are served on ${[...paths].join(' and ')}\n`);
+      return;
+    }
+    try {
+      const body = await aggregator.clusterMetrics();
+      res.writeHead(200, { 'content-type': aggregator.contentType }).end(body);
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
     }
