@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from './config/parameters.js';
-import type { Settings } from './config/settings.js';
+import { settingsFromEnv, type Settings } from './config/settings.js';
 import { createLogger } from './logger.js';
 import { createClusterMetricsServer } from './metrics/registry.js';
 import { startServer, type StartOptions } from './server.js';
@@ -21,6 +21,18 @@ export async function runServer(def: ServerDefinition, settings: Settings): Prom
   if (settings.httpProcesses > 1 && cluster.isPrimary) return runPrimary(def, settings);
   const metricsPort = Number(process.env.MODELFLEET_CLUSTER_METRICS_PORT);
   await runOne(def, settings, cluster.isWorker ? { clusterWorker: { metricsPort } } : {});
+}
+
+/** A server package's container entry point: the env contract only, no flags. */
+export async function runFromEnv(def: ServerDefinition): Promise<void> {
+  let settings: Settings;
+  try {
+    settings = settingsFromEnv();
+  } catch (err) {
+    process.stderr.write(`${def.implementation}: configuration error: ${(err as Error).message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  await runServer(def, settings);
 }
 
 async function runOne(def: ServerDefinition, settings: Settings, options: StartOptions): Promise<void> {

@@ -3,7 +3,7 @@ import type { Tensor } from '../tensor.js';
 import { elementCount, fromNumbers, inferDatatype } from '../tensor.js';
 
 /** Shape of a nested JSON array, checking it is rectangular (numpy would build an object array otherwise). */
-export function nestedShape(value: unknown, what: string): number[] {
+export function nestedShape(value: unknown): number[] {
   const shape: number[] = [];
   let v = value;
   while (Array.isArray(v)) {
@@ -47,7 +47,7 @@ export function flatten(value: unknown, shape: readonly number[], what: string):
  */
 export function ndarrayToTensor(value: unknown, name: string, what = 'ndarray'): Tensor {
   if (!Array.isArray(value)) throw badInput(`${what} must be a JSON list`);
-  const shape = nestedShape(value, what);
+  const shape = nestedShape(value);
   const flat = flatten(value, shape, what);
   for (const v of flat) {
     if (v !== null && typeof v === 'object') throw badInput(`${what} elements must be numbers, strings or booleans`);

@@ -79,7 +79,7 @@ export function decodeV2Request(body: Buffer, headerLength?: number): InferenceR
 
 function jsonData(name: string, datatype: Datatype, shape: number[], data: unknown, params?: Parameters): Tensor['data'] {
   const count = elementCount(shape);
-  const flat = Array.isArray(data) ? flatten(data, nestedShape(data, name), `input ${name} data`) : [data];
+  const flat = Array.isArray(data) ? flatten(data, nestedShape(data), `input ${name} data`) : [data];
   if (flat.length !== count) throw badInput(`input ${name}: shape [${shape}] needs ${count} elements, got ${flat.length}`);
   switch (datatype) {
     case 'BYTES': {

@@ -49,7 +49,7 @@ export class ServerMetrics {
 }
 
 /** The metrics port: Prometheus text on the configured path (Seldon sets /prometheus) and on /metrics. */
-export function createMetricsServer(metrics: ServerMetrics, path: string): http.Server {
+function metricsServer(path: string, scrape: () => Promise<{ body: string; contentType: string }>): http.Server {
   const paths = new Set([path, '/metrics']);
   return http.createServer(async (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
@@ -58,12 +58,16 @@ export function createMetricsServer(metrics: ServerMetrics, path: string): http.
       return;
     }
     try {
-      const body = await metrics.registry.metrics();
-      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+      const { body, contentType } = await scrape();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
     }
   });
+}
+
+export function createMetricsServer(metrics: ServerMetrics, path: string): http.Server {
+  return metricsServer(path, async () => ({ body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }));
 }
 
 /** In a cluster worker: answer the primary's requests for this process's metrics. */
@@ -75,18 +79,5 @@ export function shareWithPrimary(metrics: ServerMetrics): void {
 /** In the cluster primary: the metrics port, summing every worker's registry. */
 export function createClusterMetricsServer(path: string): http.Server {
   const aggregator = new AggregatorRegistry();
-  const paths = new Set([path, '/metrics']);
-  return http.createServer(async (req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' || !paths.has(url)) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`metrics are served on ${[...paths].join(' and ')}\n`);
-      return;
-    }
-    try {
-      const body = await aggregator.clusterMetrics();
-      res.writeHead(200, { 'content-type': aggregator.contentType }).end(body);
-    } catch (err) {
-      res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
-    }
-  });
+  return metricsServer(path, async () => ({ body: await aggregator.clusterMetrics(), contentType: aggregator.contentType }));
 }

@@ -23,7 +23,7 @@ export function createRestApp(ctx: RestContext, opts: RestOptions): express.Expr
     if (ctx.plane.state === 'stopping') res.setHeader('Connection', 'close');
     next();
   });
-  app.set('etag', false); // hashing every prediction body costs CPU and no client revalidates predictions
+  app.set('etag', false); // no client revalidates these small documents; hashing each one is wasted work
   // Bodies stay raw: each protocol parses its own (JSON, form, or V2 binary).
   app.use(express.raw({ type: () => true, limit: opts.maxBodyBytes }));
   app.use((req, res, next) => {

@@ -2,10 +2,9 @@ import type { Request, Response } from 'express';
 import type { DataPlane } from '../dataplane.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics/registry.js';
-import { asServingError, HTTP_STATUS } from '../errors.js';
-import { badInput } from '../errors.js';
+import { asServingError, badInput, HTTP_STATUS } from '../errors.js';
 
-export type RestProtocol = 'seldon' | 'v2' | 'kserve-v1' | 'server';
+export type RestProtocol = 'seldon' | 'v2' | 'kserve-v1';
 
 export interface RestContext {
   plane: DataPlane;
