@@ -18,6 +18,7 @@ for m in "${modules[@]}"; do
   "$py" -c "import $mod" >/dev/null 2>&1 || missing_pkgs+=("$pkg")
 done
 if ! command -v wrk >/dev/null 2>&1; then missing_pkgs+=(wrk); fi
+if ! command -v h2load >/dev/null 2>&1; then missing_pkgs+=(nghttp2-client); fi
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${missing_pkgs[*]}"

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Proc {
   url: string;
+  grpcTarget?: string;
   child: ChildProcess;
   startedAt: number;
   stop(): Promise<void>;
@@ -19,10 +20,11 @@ export function startProcess(args: string[], env: Record<string, string> = {}): 
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (d) => {
       log += d;
-      const m = /HTTP on :(\d+)/.exec(log);
+      const m = /HTTP on :(\d+)(?:, gRPC on :(\d+))?/.exec(log);
       if (m && log.length - d.length < m.index + m[0].length) {
         resolve({
           url: `http://127.0.0.1:${m[1]}`,
+          ...(m[2] ? { grpcTarget: `127.0.0.1:${m[2]}` } : {}),
           child,
           startedAt,
           stop: () =>

@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --quick] [-- --only <substring>]: starts a bare Node HTTP server and the modelfleet servers
- * on loopback, drives each workload with wrk (16 connections) after a warm-up, and reports req/s and p50/p99 as
+ * on loopback, drives each workload with wrk (REST) or h2load (gRPC), 16 in flight, after a warm-up, and reports req/s and p50/p99 as
  * ratios to the bare server measured in the same run, plus idle/after-load memory (PSS of the whole process tree,
  * Python included) and cold start to first 200. Writes bench/results/latest.{json,md}.
  */
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
+import { h2load } from './h2load.js';
 import { wrk, type LoadResult } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,6 +38,8 @@ interface Workload {
   path: string;
   body: Buffer | string;
   headers?: Record<string, string>;
+  /** A gRPC workload: the method and request (path/body unused). */
+  grpc?: { method: string; request: Record<string, unknown> };
 }
 
 const irisRow = [5.1, 3.5, 1.4, 0.2];
@@ -81,6 +84,23 @@ async function trainModels(): Promise<{ iris: string; xgb: string }> {
   return { iris, xgb: xgbDir };
 }
 
+const seldonMsg = (n: number) => ({ data: { ndarray: { values: (n === 1 ? [irisRow] : rows(n)).map((r) => ({ listValue: { values: r.map((v) => ({ numberValue: v })) } })) } } });
+const seldonTensor = (n: number) => ({ data: { tensor: { shape: [n, 4], values: (n === 1 ? [irisRow] : rows(n)).flat() } } });
+const v2Msg = (n: number) => ({
+  model_name: 'iris',
+  inputs: [{ name: 'input-0', datatype: 'FP64', shape: [n, 4], contents: { fp64_contents: (n === 1 ? [irisRow] : rows(n)).flat() } }],
+  outputs: [{ name: 'predict_proba' }],
+});
+function grpcWorkloads(server: string): Workload[] {
+  const w = (name: string, method: string, request: Record<string, unknown>): Workload => ({ name, server, path: '', body: '', grpc: { method, request } });
+  return [
+    w('iris 1 row, Seldon gRPC (ndarray)', 'seldon.protos.Model/Predict', seldonMsg(1)),
+    w('iris 1000 rows, Seldon gRPC (tensor)', 'seldon.protos.Model/Predict', seldonTensor(1000)),
+    w('iris 1 row, V2 gRPC', 'inference.GRPCInferenceService/ModelInfer', v2Msg(1)),
+    w('iris 1000 rows, V2 gRPC', 'inference.GRPCInferenceService/ModelInfer', v2Msg(1000)),
+  ];
+}
+
 async function main(): Promise<void> {
   const models = await trainModels();
   const predictions = '/api/v1.0/predictions';
@@ -121,6 +141,8 @@ async function main(): Promise<void> {
     { name: 'iris 1000 rows, Seldon REST', server: 'sklearn-python', path: predictions, body: seldon(1000) },
     { name: 'iris 1 row, V2 REST', server: 'sklearn-python', path: v2, body: v2json(1) },
     { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-python', path: v2, body: bin.body, headers: bin.headers },
+    ...grpcWorkloads('sklearn-native'),
+    ...grpcWorkloads('sklearn-python'),
     { name: 'xgboost 200 trees, 1 row, Seldon REST', server: 'xgboost-native', path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     { name: 'xgboost 200 trees, 10k rows x 20, V2 binary', server: 'xgboost-native', path: '/v2/models/xgb/infer', body: xgbRows.body, headers: xgbRows.headers },
   ].filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only));
@@ -137,9 +159,16 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
       const idleMiB = pssMiB(proc.child.pid!);
       for (const w of mine) {
-        const load = { url: `${proc.url}${w.path}`, body: w.body, headers: { 'content-type': 'application/json', ...w.headers }, connections: CONNECTIONS };
-        await wrk({ ...load, seconds: WARMUP }, work);
-        const r = await wrk({ ...load, seconds: SECONDS }, work);
+        let r: LoadResult;
+        if (w.grpc) {
+          const spec = { target: proc.grpcTarget!, ...w.grpc, concurrency: CONNECTIONS };
+          await h2load({ ...spec, seconds: WARMUP }, work);
+          r = await h2load({ ...spec, seconds: SECONDS }, work);
+        } else {
+          const load = { url: `${proc.url}${w.path}`, body: w.body, headers: { 'content-type': 'application/json', ...w.headers }, connections: CONNECTIONS };
+          await wrk({ ...load, seconds: WARMUP }, work);
+          r = await wrk({ ...load, seconds: SECONDS }, work);
+        }
         if (spec.name === 'bare-node') bare = r;
         const row = { ...w, ...r, rpsRatio: r.rps / (bare?.rps ?? NaN), p50Ratio: r.p50 / (bare?.p50 ?? NaN), p99Ratio: r.p99 / (bare?.p99 ?? NaN) };
         results.push(row);

@@ -60,7 +60,7 @@ async function serve(args: string[]): Promise<void> {
     return n;
   };
   s.httpPort = port(values['http-port'], 'http-port', s.httpPort);
-  s.grpcPort = port(values['grpc-port'], 'grpc-port', s.grpcPort);
+  if (values['grpc-port'] !== undefined) s.grpcPort = port(values['grpc-port'], 'grpc-port', 9500);
   s.metricsPort = port(values['metrics-port'], 'metrics-port', s.metricsPort);
   if (values.host) s.host = values.host;
   if (values['model-uri']) s.modelUri = values['model-uri'];

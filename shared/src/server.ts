@@ -9,6 +9,7 @@ import type { Settings } from './config/settings.js';
 import { DataPlane } from './dataplane.js';
 import { createLogger } from './logger.js';
 import { createMetricsServer, ServerMetrics, shareWithPrimary } from './metrics/registry.js';
+import { createGrpcServer, type GrpcServer } from './grpc/server.js';
 import { createRestApp } from './rest/app.js';
 import type { RestContext } from './rest/context.js';
 import { withInferenceRoutes } from './rest/inference.js';
@@ -19,6 +20,7 @@ export const VERSION = '0.1.0';
 
 export interface RunningServer {
   httpPort: number;
+  grpcPort?: number;
   metricsPort: number;
   plane: DataPlane;
   /** Settles when the model has loaded (or failed to). */
@@ -75,7 +77,22 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
     httpServer.close();
     throw err;
   }
-  log.info(`${def.implementation}: HTTP on :${httpPort}, metrics on :${metricsPort}${settings.metricsPath}; loading ${modelUri}`);
+  let grpcServer: GrpcServer | undefined;
+  let grpcPort: number | undefined;
+  if (settings.grpcPort !== undefined) {
+    grpcServer = createGrpcServer(ctx, settings.grpcMaxMessageBytes);
+    try {
+      grpcPort = await grpcServer.bind(settings.host, settings.grpcPort);
+    } catch (err) {
+      httpServer.close();
+      metricsServer?.close();
+      throw err;
+    }
+  }
+  log.info(
+    `${def.implementation}: HTTP on :${httpPort}, ${grpcPort !== undefined ? `gRPC on :${grpcPort}, ` : ''}` +
+      `metrics on :${metricsPort}${settings.metricsPath}; loading ${modelUri}`,
+  );
 
   const started = Date.now();
   const ready = (async () => {
@@ -94,6 +111,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
       });
       await runtime.load();
       plane.setRuntime(runtime);
+      grpcServer?.setServing(true);
       const engine = runtime.metadata().parameters?.engine;
       log.info(`model ${settings.modelName} ready in ${Date.now() - started} ms (engine: ${String(engine ?? 'n/a')})`);
     } catch (err) {
@@ -112,14 +130,17 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
       // Close listeners first (no new connections), let in-flight requests finish, then unload the model.
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
+      grpcServer?.setServing(false);
+      const grpcClosed = grpcServer?.shutdown(settings.drainTimeoutMs);
       await plane.drain(settings.drainTimeoutMs);
+      await grpcClosed;
       httpServer.closeAllConnections();
       await closed;
       if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       log.info('stopped');
     })());
 
-  return { httpPort, metricsPort, plane, ready, stop };
+  return { httpPort, grpcPort, metricsPort, plane, ready, stop };
 }
 
 /** Seldon metadata: the model's own, under metadata.yaml from the model folder, under MODEL_METADATA. */

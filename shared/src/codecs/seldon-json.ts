@@ -63,6 +63,7 @@ export function decodeSeldonMessage(msg: unknown): SeldonInput {
   if (m.jsonData !== undefined) return { form: 'jsonData', names: [], jsonData: m.jsonData, meta };
   if (typeof m.strData === 'string') return { form: 'strData', names: [], strData: m.strData, meta };
   if (typeof m.binData === 'string') return { form: 'binData', names: [], binData: Buffer.from(m.binData, 'base64'), meta };
+  if (m.binData instanceof Uint8Array) return { form: 'binData', names: [], binData: m.binData, meta };
   throw badInput('Invalid request data type: expected one of data, jsonData, strData, binData');
 }
 
@@ -88,7 +89,7 @@ function decodeMeta(meta: unknown): SeldonMeta {
 const isNumeric = (t: Tensor) => t.datatype !== 'BYTES';
 
 /** The `data` member for an output tensor, mirroring the request's form. */
-export function encodeSeldonData(output: Tensor, requestForm: SeldonForm): Record<string, unknown> {
+export function encodeSeldonData(output: Tensor, requestForm: SeldonForm, rawJson = true): Record<string, unknown> {
   const names =
     output.shape.length >= 2
       ? Array.isArray(output.parameters?.names)
@@ -101,11 +102,11 @@ export function encodeSeldonData(output: Tensor, requestForm: SeldonForm): Recor
   else if (dataForm) form = requestForm;
   else form = 'tensor';
   if (form === 'tensor') {
-    const values = numericJson(output, false) ?? jsonValues(output).map((v) => (typeof v === 'boolean' ? Number(v) : v));
+    const values = (rawJson ? numericJson(output, false) : undefined) ?? jsonValues(output).map((v) => (typeof v === 'boolean' ? Number(v) : v));
     return { names, tensor: { shape: output.shape, values } };
   }
   if (form === 'tftensor') return { names, tftensor: tensorToTftensor(output) };
-  return { names, ndarray: numericJson(output, true) ?? nest(jsonValues(output), output.shape) };
+  return { names, ndarray: (rawJson ? numericJson(output, true) : undefined) ?? nest(jsonValues(output), output.shape) };
 }
 
 /** Response meta: puid echoed if sent, tags and metrics carried, this unit added to requestPath. */

@@ -51,8 +51,9 @@ export function tftensorToTensor(proto: unknown, name: string): Tensor {
   const shape = ((shapeProto.dim ?? []) as Array<{ size?: string | number }>).map((d) => Number(d.size ?? 0));
   const count = elementCount(shape);
   const content = pick(p, 'tensorContent');
-  if (typeof content === 'string' && content.length && datatype !== 'BYTES') {
-    const bytes = Buffer.from(content, 'base64');
+  // proto3 JSON carries bytes as base64 text; protobuf objects (gRPC) as Buffers.
+  if ((typeof content === 'string' || content instanceof Uint8Array) && content.length && datatype !== 'BYTES') {
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'base64') : Buffer.from(content.buffer, content.byteOffset, content.length);
     const src = toNumeric(datatype, bytes, count);
     return { name, datatype, shape, data: src };
   }
@@ -60,7 +61,9 @@ export function tftensorToTensor(proto: unknown, name: string): Tensor {
   // TensorFlow broadcasts a single value to the whole shape.
   const vals = raw.length === 1 && count > 1 ? new Array(count).fill(raw[0]) : raw;
   if (vals.length !== count) throw badInput(`tftensor shape [${shape}] needs ${count} values, got ${vals.length}`);
-  if (datatype === 'BYTES') return { name, datatype, shape, data: vals.map((v) => Buffer.from(String(v), 'base64').toString('utf8')) };
+  if (datatype === 'BYTES') {
+    return { name, datatype, shape, data: vals.map((v) => (v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(String(v), 'base64')).toString('utf8')) };
+  }
   if (datatype === 'BOOL') return { name, datatype, shape, data: fromNumbers('BOOL', vals.map((v) => (v ? 1 : 0))) };
   if (datatype === 'FP16' || datatype === 'BF16') throw badInput('tftensor half_val is not supported; send tensor_content');
   return { name, datatype, shape, data: fromNumbers(datatype, vals.map((v) => (typeof v === 'string' ? Number(v) : v))) };

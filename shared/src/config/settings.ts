@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { ConfigError, parseParameterList } from './parameters.js';
 import type { Identity } from '../metrics/registry.js';
@@ -6,7 +7,10 @@ import type { Identity } from '../metrics/registry.js';
 export interface Settings {
   host: string;
   httpPort: number;
-  grpcPort: number;
+  /** undefined when gRPC is off (GRPC_WORKERS=0, as in Seldon's wrapper). */
+  grpcPort?: number;
+  /** Largest gRPC message either way (gRPC's own default of 4 MiB is a recurring Seldon complaint). */
+  grpcMaxMessageBytes: number;
   metricsPort: number;
   metricsPath: string;
   modelUri?: string;
@@ -52,6 +56,23 @@ export function parseSize(text: string, what: string): number {
   return Math.floor(Number(m[1]) * mult);
 }
 
+/** Seldon's pod annotations, mounted by the operator through the downward API as `key="value"` lines. */
+export function podAnnotations(file = '/etc/podinfo/annotations'): Record<string, string> {
+  if (!existsSync(file)) return {};
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([^=]+)="(.*)"$/.exec(line.trim());
+    if (m) out[m[1]] = m[2].replace(/\\"/g, '"');
+  }
+  return out;
+}
+
+function grpcMaxMessage(env: NodeJS.ProcessEnv): number {
+  if (env.MODELFLEET_GRPC_MAX_MESSAGE_SIZE) return parseSize(env.MODELFLEET_GRPC_MAX_MESSAGE_SIZE, 'MODELFLEET_GRPC_MAX_MESSAGE_SIZE');
+  const annotated = podAnnotations(env.MODELFLEET_PODINFO_ANNOTATIONS)['seldon.io/grpc-max-message-size'];
+  return annotated ? parseSize(annotated, 'seldon.io/grpc-max-message-size') : 256 * 1024 ** 2;
+}
+
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
   const image = env.PREDICTIVE_UNIT_IMAGE ?? '';
   const colon = image.lastIndexOf(':');
@@ -67,7 +88,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   return {
     host: env.MODELFLEET_HOST ?? '0.0.0.0',
     httpPort: int(env, ['PREDICTIVE_UNIT_HTTP_SERVICE_PORT', 'MLSERVER_HTTP_PORT'], 9000),
-    grpcPort: int(env, ['PREDICTIVE_UNIT_GRPC_SERVICE_PORT', 'MLSERVER_GRPC_PORT'], 9500),
+    grpcPort: env.GRPC_WORKERS === '0' ? undefined : int(env, ['PREDICTIVE_UNIT_GRPC_SERVICE_PORT', 'MLSERVER_GRPC_PORT'], 9500),
+    grpcMaxMessageBytes: grpcMaxMessage(env),
     metricsPort: int(env, ['PREDICTIVE_UNIT_METRICS_SERVICE_PORT', 'MLSERVER_METRICS_PORT'], 6000),
     metricsPath: env.PREDICTIVE_UNIT_METRICS_ENDPOINT ?? env.MLSERVER_METRICS_ENDPOINT ?? '/prometheus',
     modelUri: env.MODEL_URI ?? env.MLSERVER_MODEL_URI ?? env.STORAGE_URI,

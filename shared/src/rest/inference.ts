@@ -6,9 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BINARY_HEADER, decodeV2Request, encodeV2Response } from '../codecs/v2.js';
 import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
-import { decodeSeldonMessage, encodeSeldonData, responseMeta } from '../codecs/seldon-json.js';
 import { stringify } from '../codecs/json-numbers.js';
 import { badInput, tooLarge } from '../errors.js';
+import { seldonPredict } from '../handlers/seldon.js';
 import type { RestContext, RestProtocol } from './context.js';
 import { errorBody, parseJson } from './context.js';
 
@@ -55,12 +55,7 @@ const ROUTES: InferenceRoute[] = [
     endpoint: 'predictions',
     async handle(ctx, req, body, match, query) {
       if (req.method === 'GET' && match[0] !== '/predict') throw badInput(`use POST for ${match[0]}`);
-      const input = decodeSeldonMessage(seldonBody(req, body, query));
-      if (!input.tensor) {
-        throw badInput(`Invalid request data type: this server needs data.ndarray, data.tensor or data.tftensor, got ${input.form}`);
-      }
-      const response = await ctx.plane.infer({ inputs: [input.tensor] }, 'seldon');
-      return json({ data: encodeSeldonData(response.outputs[0], input.form), meta: responseMeta(input.meta, ctx.unit) });
+      return json(await seldonPredict(ctx, seldonBody(req, body, query), true));
     },
   },
   {

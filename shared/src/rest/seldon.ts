@@ -1,31 +1,29 @@
 /** Seldon protocol REST routes other than predictions (those are in inference.ts): feedback, health, metadata. */
-import type { Express } from 'express';
-import { badInput } from '../errors.js';
-import { decodeSeldonMessage, responseMeta } from '../codecs/seldon-json.js';
+import type { Express, Request } from 'express';
+import { seldonFeedback, seldonIdentity } from '../handlers/seldon.js';
 import type { RestContext } from './context.js';
 import { route } from './context.js';
 import { seldonBody } from './inference.js';
 
 export function mountSeldon(app: Express, ctx: RestContext): void {
-  const feedback = route(ctx, 'seldon', 'feedback', (req, res) => {
+  const body = (req: Request) => {
     const url = req.originalUrl ?? req.url;
-    const body = seldonBody(req, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badInput('Invalid JSON: feedback must be an object');
-    const { reward, request, response, truth } = body as Record<string, unknown>;
-    for (const [k, v] of Object.entries({ request, response, truth })) {
-      if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) throw badInput(`Invalid JSON: feedback.${k} must be a SeldonMessage`);
-    }
-    if (reward !== undefined && typeof reward !== 'number') throw badInput('Invalid JSON: feedback.reward must be a number');
-    if (reward) {
-      ctx.metrics.feedback.inc({ method: 'feedback' });
-      ctx.metrics.feedbackReward.inc({ method: 'feedback' }, reward);
-    }
-    // A prepackaged model has no send_feedback: the wrapper answers an empty tensor.
-    const meta = request && typeof request === 'object' ? decodeSeldonMessage(request).meta : {};
-    res.json({ data: { names: [], tensor: { shape: [0], values: [] } }, meta: responseMeta(meta, ctx.unit) });
+    return seldonBody(req, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+  };
+  const feedback = route(ctx, 'seldon', 'feedback', (req, res) => {
+    res.json(seldonFeedback(ctx, body(req)));
   });
   app.post(['/send-feedback', '/api/v1.0/feedback', '/api/v0.1/feedback'], feedback);
   app.get('/send-feedback', feedback);
+
+  // A prepackaged model has no transform hooks: Seldon answers the message itself.
+  for (const [path, endpoint] of [['/transform-input', 'transform_input'], ['/transform-output', 'transform_output']]) {
+    const identity = route(ctx, 'seldon', endpoint, (req, res) => {
+      res.json(seldonIdentity(ctx, body(req)));
+    });
+    app.post(path, identity);
+    app.get(path, identity);
+  }
 
   // Liveness: the process answers. Readiness is /health/status.
   app.get('/health/ping', (_req, res) => {

@@ -55,6 +55,17 @@ reg = LinearRegression().fit(Xd, yd)
 paths['diabetes'] = save('diabetes', reg)
 expected['diabetes'] = {'predict': reg.predict(Xd[:3]).tolist(), 'rows': Xd[:3].tolist()}
 
+# string features (BYTES tensors): one-hot encoded colours and sizes
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+colours, sizes = ['red', 'green', 'blue'], ['small', 'large']
+Xs = np.array([[c, z] for c in colours for z in sizes] * 5, dtype=object)
+ys = np.array([i % 3 for i in range(len(Xs))])
+strings = make_pipeline(OneHotEncoder(handle_unknown='ignore'), LogisticRegression()).fit(Xs, ys)
+paths['strings'] = save('strings', strings)
+srows = np.array([['red', 'small'], ['blue', 'large'], ['green', 'small']], dtype=object)
+expected['strings'] = {'rows': srows.tolist(), 'predict_proba': strings.predict_proba(srows).tolist()}
+
 imports = ("__import__('time'), __import__('os'), __import__('sklearn.linear_model', fromlist=['x']).LogisticRegression, "
            "__import__('sklearn.preprocessing', fromlist=['x']).FunctionTransformer, "
            "__import__('sklearn.pipeline', fromlist=['x']).Pipeline, __import__('sklearn.datasets', fromlist=['x'])")

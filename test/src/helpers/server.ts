@@ -6,6 +6,8 @@ export const CLI = `${REPO}shared/dist/cli.js`;
 
 export interface ServerProcess {
   url: string;
+  /** host:port of the gRPC server, when it serves gRPC. */
+  grpcTarget?: string;
   metricsUrl: string;
   proc: ChildProcess;
   logs(): string;
@@ -38,13 +40,14 @@ export function spawnServer(command: string[], env: Record<string, string> = {})
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not bind in 60 s:\n${out}`)), 60_000);
     const onData = () => {
-      const m = /HTTP on :(\d+), metrics on :(\d+)/.exec(out);
+      const m = /HTTP on :(\d+), (?:gRPC on :(\d+), )?metrics on :(\d+)/.exec(out);
       if (!m) return;
       clearTimeout(timer);
       proc.stderr!.off('data', onData);
       resolve({
         url: `http://127.0.0.1:${m[1]}`,
-        metricsUrl: `http://127.0.0.1:${m[2]}`,
+        ...(m[2] ? { grpcTarget: `127.0.0.1:${m[2]}` } : {}),
+        metricsUrl: `http://127.0.0.1:${m[3]}`,
         proc,
         logs: () => out,
         exited,
