@@ -45,5 +45,5 @@ fi
 say "building TypeScript"
 npx tsc -b
 # Workspace bins point into dist/, which exists only after the first build: link them now.
-if [ ! -e node_modules/.bin/modelfleet ]; then npm install --no-audit --no-fund --loglevel=error --offline >/dev/null 2>&1 || npm rebuild --loglevel=error >/dev/null; fi
+if [ ! -e node_modules/.bin/modelfleet ] || [ ! -e node_modules/.bin/storage-init ]; then npm install --no-audit --no-fund --loglevel=error --offline >/dev/null 2>&1 || npm rebuild --loglevel=error >/dev/null; fi
 say "ready"

@@ -1,6 +1,12 @@
 import { stat } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { StorageError } from './errors.js';
+import { localPathOf, parseBucketUri } from './paths.js';
+import { isGcsType, rcloneRemote } from './rclone.js';
+import type { Backend } from './remote.js';
+
+export { StorageError } from './errors.js';
+export { localPathOf, cacheDirFor } from './paths.js';
+export { MARKER } from './marker.js';
 
 export interface FetchOptions {
   /** Where a remote model lands. Without it, a per-URI folder in the cache directory. Local URIs ignore it. */
@@ -9,27 +15,9 @@ export interface FetchOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export class StorageError extends Error {
-  constructor(message: string, readonly uri: string) {
-    super(message);
-    this.name = 'StorageError';
-  }
-}
-
-/** Local forms are used in place: plain paths, file:// URIs and pvc://claim/path (mounted at /mnt/pvc). */
-export function localPathOf(uri: string): string | undefined {
-  if (uri.startsWith('file://')) return fileURLToPath(uri);
-  if (uri.startsWith('pvc://')) {
-    const rest = uri.slice('pvc://'.length);
-    const slash = rest.indexOf('/');
-    return path.join('/mnt/pvc', slash < 0 ? '' : rest.slice(slash + 1));
-  }
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return path.resolve(uri);
-  return undefined;
-}
-
 /** Returns a local path holding the model named by `uri`. */
 export async function fetchModel(uri: string, options: FetchOptions = {}): Promise<string> {
+  const env = options.env ?? process.env;
   const local = localPathOf(uri);
   if (local !== undefined) {
     try {
@@ -39,7 +27,39 @@ export async function fetchModel(uri: string, options: FetchOptions = {}): Promi
     }
     return local;
   }
-  const scheme = uri.slice(0, uri.indexOf('://'));
-  options.log?.(`fetching ${uri}`);
-  throw new StorageError(`model URI ${uri}: scheme ${scheme}:// is not supported`, uri);
+  let backend: Backend;
+  try {
+    backend = await backendFor(uri, env, options.log);
+  } catch (err) {
+    if (err instanceof StorageError) throw err;
+    throw new StorageError(`${uri}: ${(err as Error).message}`, uri, { cause: err });
+  }
+  const { fetchRemote } = await import('./remote.js');
+  return fetchRemote(uri, backend, { dest: options.dest, log: options.log, env });
+}
+
+/**
+ * Picks the storage by scheme; an unknown scheme works when an rclone remote of that name says s3 or gcs. The cloud
+ * SDKs load only when a URI needs them: a server with a local model starts without paying for them.
+ */
+async function backendFor(uri: string, env: NodeJS.ProcessEnv, log?: (m: string) => void): Promise<Backend> {
+  const scheme = uri.slice(0, uri.indexOf('://')).toLowerCase();
+  if (scheme === 'http' || scheme === 'https') {
+    const { HttpBackend } = await import('./http.js');
+    return new HttpBackend(uri, env);
+  }
+  const rcloneType = rcloneRemote(scheme, env)?.type;
+  const kind = scheme === 's3' || (scheme !== 'gs' && rcloneType === 's3') ? 's3' : scheme === 'gs' || isGcsType(rcloneType) ? 'gcs' : undefined;
+  if (!kind) {
+    throw new StorageError(`model URI ${uri}: scheme ${scheme}:// is not supported (use gs://, s3://, http(s)://, file://, pvc:// or a path)`, uri);
+  }
+  const parts = parseBucketUri(uri);
+  if (!parts) throw new StorageError(`model URI ${uri}: expected ${scheme}://bucket/prefix`, uri);
+  if (kind === 's3') {
+    const { S3Backend, s3Settings } = await import('./s3.js');
+    const concurrency = Number(env.STORAGE_INIT_CONCURRENCY ?? env.S3_MAX_FILE_CONCURRENCY) || 4;
+    return new S3Backend(uri, parts.bucket, parts.key, s3Settings(scheme, env), Math.max(concurrency, 4) + 2, log);
+  }
+  const { GcsBackend, gcsSettings } = await import('./gcs.js');
+  return new GcsBackend(parts.bucket, parts.key, gcsSettings(scheme, env), log);
 }
