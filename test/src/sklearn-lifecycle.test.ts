@@ -120,6 +120,25 @@ describe('Seldon env contract (sklearnserver bin)', () => {
   });
 });
 
+describe('a model pickled by another scikit-learn version', () => {
+  for (const engine of ['native', 'python']) {
+    test(`engine=${engine}: both versions in the log and the metadata`, async () => {
+      const { paths } = await sklearnModels();
+      const server = await serveCli(['SKLEARN_SERVER', '--model-uri', paths.other_version, '--param', `engine=${engine}`]);
+      try {
+        await waitReady(server);
+        assert.match(server.logs(), /model was pickled with scikit-learn 9\.9\.9 and is served with \d+\.\d+/);
+        const md = (await (await fetch(`${server.url}/v2/models/model`)).json()) as any;
+        assert.equal(md.parameters.engine, engine);
+        assert.equal(md.parameters.pickled_sklearn_version, '9.9.9');
+        assert.match(md.parameters.sklearn_version, /^\d+\.\d+/);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});
+
 describe('lifecycle', () => {
   test('readiness is false until the model has loaded; liveness is true throughout', async () => {
     const { paths } = await sklearnModels();

@@ -55,6 +55,13 @@ reg = LinearRegression().fit(Xd, yd)
 paths['diabetes'] = save('diabetes', reg)
 expected['diabetes'] = {'predict': reg.predict(Xd[:3]).tolist(), 'rows': Xd[:3].tolist()}
 
+# pickled "by another scikit-learn": the version recorded in the pickle is what unpickling compares
+import sklearn.base
+real_version = sklearn.base.__version__
+sklearn.base.__version__ = '9.9.9'  # what BaseEstimator.__getstate__ records
+paths['other_version'] = save('other_version', LogisticRegression(max_iter=1000).fit(X, y))
+sklearn.base.__version__ = real_version
+
 # string features (BYTES tensors): one-hot encoded colours and sizes
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
