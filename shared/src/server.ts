@@ -11,7 +11,7 @@ import { createLogger } from './logger.js';
 import { createMetricsServer, ServerMetrics, shareWithPrimary } from './metrics/registry.js';
 import { createGrpcServer, type GrpcServer } from './grpc/server.js';
 import { createRestApp } from './rest/app.js';
-import type { RestContext } from './rest/context.js';
+import type { ServerContext } from './context.js';
 import { withInferenceRoutes } from './rest/inference.js';
 import type { ServerDefinition } from './server-definition.js';
 import { MODEL_URI_PARAMETER } from './server-definition.js';
@@ -38,15 +38,15 @@ function listen(server: http.Server, port: number, host: string): Promise<number
   });
 }
 
-/**
- * Starts a server: ports bind at once (liveness answers, readiness is false), the model is fetched and loaded in
- * the background, and readiness turns true only when every worker has it.
- */
 export interface StartOptions {
   /** In a cluster worker the primary serves the metrics port, aggregating every worker's registry. */
   clusterWorker?: { metricsPort: number };
 }
 
+/**
+ * Starts a server: ports bind at once (liveness answers, readiness is false), the model is fetched and loaded in
+ * the background, and readiness turns true only when every worker has it.
+ */
 export async function startServer(def: ServerDefinition, settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
   const log = createLogger(def.image.split('/').pop() ?? def.implementation);
   const params = resolveParameters(def.implementation, [MODEL_URI_PARAMETER, ...def.parameters], settings.parameters);
@@ -56,7 +56,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
   const metrics = new ServerMetrics(settings.identity);
   const plane = new DataPlane({ name: settings.modelName, version: settings.modelVersion }, log);
   let modelPath = '';
-  const ctx: RestContext = {
+  const ctx: ServerContext = {
     plane,
     metrics,
     log,

@@ -14,7 +14,7 @@ import { seldonFromProto, seldonToProto } from '../codecs/seldon-proto.js';
 import { jsonToValue } from '../codecs/protobuf-struct.js';
 import { decodeV2Proto, encodeV2Proto, metadataToProto } from '../codecs/v2-proto.js';
 import { seldonFeedback, seldonIdentity, seldonPredict } from '../handlers/seldon.js';
-import type { RestContext } from '../rest/context.js';
+import type { ServerContext } from '../context.js';
 import { V2_EXTENSIONS } from '../rest/v2.js';
 import { grpcError, toGrpcError } from './status.js';
 
@@ -53,7 +53,7 @@ export interface GrpcServer {
   shutdown(timeoutMs: number): Promise<void>;
 }
 
-export function createGrpcServer(ctx: RestContext, maxMessageBytes: number): GrpcServer {
+export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): GrpcServer {
   const definition = protoLoader.loadSync(['prediction.proto', 'grpc_service.proto', HEALTH_PROTO], {
     keepCase: true,
     longs: String,

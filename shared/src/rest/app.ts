@@ -1,7 +1,7 @@
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { badInput, notFound, tooLarge } from '../errors.js';
-import type { RestContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import { protocolOfPath, sendError } from './context.js';
 import { mountDocs } from './docs.js';
 import { mountKserveV1 } from './kserve-v1.js';
@@ -13,7 +13,7 @@ export interface RestOptions {
 }
 
 /** One HTTP app for every protocol: Seldon, V2 and KServe V1 share the port, as users expect of a drop-in. */
-export function createRestApp(ctx: RestContext, opts: RestOptions): express.Express {
+export function createRestApp(ctx: ServerContext, opts: RestOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use((_req, res, next) => {

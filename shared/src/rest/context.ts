@@ -1,22 +1,10 @@
 import type { Request, Response } from 'express';
-import type { DataPlane } from '../dataplane.js';
 import type { Logger } from '../logger.js';
-import type { ServerMetrics } from '../metrics/registry.js';
+import type { ServerContext } from '../context.js';
 import { asServingError, badInput, HTTP_STATUS } from '../errors.js';
 
 export type RestProtocol = 'seldon' | 'v2' | 'kserve-v1';
 
-export interface RestContext {
-  plane: DataPlane;
-  metrics: ServerMetrics;
-  log: Logger;
-  /** PREDICTIVE_UNIT_ID and PREDICTIVE_UNIT_IMAGE, when set: added to meta.requestPath. */
-  unit?: { id: string; image: string };
-  /** Seldon metadata document (metadata.yaml / MODEL_METADATA merged over the model's own). */
-  seldonMetadata(): Record<string, unknown>;
-  serverName: string;
-  serverVersion: string;
-}
 
 /** Each protocol's error body. */
 export function errorBody(protocol: RestProtocol, err: unknown): { status: number; body: unknown } {
@@ -49,7 +37,7 @@ export function parseJson(buf: unknown): unknown {
 export type Handler = (req: Request, res: Response) => Promise<void> | void;
 
 /** Wraps a handler with timing, the request counter, and the protocol's error shape. */
-export function route(ctx: RestContext, protocol: RestProtocol, endpoint: string, handler: Handler): Handler {
+export function route(ctx: ServerContext, protocol: RestProtocol, endpoint: string, handler: Handler): Handler {
   return async (req, res) => {
     const end = ctx.metrics.duration.startTimer({ protocol, endpoint });
     res.once('finish', () => {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import express from 'express';
 import type { Express } from 'express';
-import type { RestContext } from './context.js';
+import type { ServerContext } from '../context.js';
 
 const require = createRequire(import.meta.url);
 const SPEC_PATH = new URL('../../openapi/openapi.json', import.meta.url);
@@ -17,7 +17,7 @@ window.ui = SwaggerUIBundle({ url: ${JSON.stringify(specUrl)}, dom_id: '#ui' });
 </script></body></html>`;
 }
 
-export function mountDocs(app: Express, ctx: RestContext): void {
+export function mountDocs(app: Express, ctx: ServerContext): void {
   const spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as { info: { title: string } };
   spec.info.title = `${ctx.serverName} — model ${ctx.plane.model.name}`;
   const uiDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));

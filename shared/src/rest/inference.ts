@@ -9,7 +9,8 @@ import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
 import { stringify } from '../codecs/json-numbers.js';
 import { badInput, tooLarge } from '../errors.js';
 import { seldonPredict } from '../handlers/seldon.js';
-import type { RestContext, RestProtocol } from './context.js';
+import type { ServerContext } from '../context.js';
+import type { RestProtocol } from './context.js';
 import { errorBody, parseJson } from './context.js';
 
 export interface Reply {
@@ -26,7 +27,7 @@ interface InferenceRoute {
   pattern: RegExp;
   protocol: RestProtocol;
   endpoint: string;
-  handle(ctx: RestContext, req: IncomingMessage, body: Buffer, match: RegExpExecArray, query: string): Promise<Reply>;
+  handle(ctx: ServerContext, req: IncomingMessage, body: Buffer, match: RegExpExecArray, query: string): Promise<Reply>;
 }
 
 /** A Seldon request: JSON body, form field `json=`, or query arg `json=` (GET). */
@@ -125,7 +126,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** Returns a node:http request listener: inference routes here, everything else to `fallback` (express). */
 export function withInferenceRoutes(
-  ctx: RestContext,
+  ctx: ServerContext,
   maxBodyBytes: number,
   fallback: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
@@ -145,7 +146,7 @@ export function withInferenceRoutes(
 }
 
 async function serve(
-  ctx: RestContext,
+  ctx: ServerContext,
   route: InferenceRoute,
   req: IncomingMessage,
   res: ServerResponse,

@@ -1,9 +1,9 @@
 /** KServe V1 REST routes other than :predict (in inference.ts). */
 import type { Express } from 'express';
-import type { RestContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import { route } from './context.js';
 
-export function mountKserveV1(app: Express, ctx: RestContext): void {
+export function mountKserveV1(app: Express, ctx: ServerContext): void {
   app.get(
     '/v1/models',
     route(ctx, 'kserve-v1', 'models', (_req, res) => {

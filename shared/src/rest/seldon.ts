@@ -1,11 +1,11 @@
 /** Seldon protocol REST routes other than predictions (those are in inference.ts): feedback, health, metadata. */
 import type { Express, Request } from 'express';
 import { seldonFeedback, seldonIdentity } from '../handlers/seldon.js';
-import type { RestContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import { route } from './context.js';
 import { seldonBody } from './inference.js';
 
-export function mountSeldon(app: Express, ctx: RestContext): void {
+export function mountSeldon(app: Express, ctx: ServerContext): void {
   const body = (req: Request) => {
     const url = req.originalUrl ?? req.url;
     return seldonBody(req, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');

@@ -1,6 +1,6 @@
 /** V2 REST routes other than infer (in inference.ts). Health answers 200 with a small JSON body, 503 when false. */
 import type { Express, Request } from 'express';
-import type { RestContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import { route } from './context.js';
 
 export const V2_EXTENSIONS = ['binary_tensor_data'];
@@ -10,7 +10,7 @@ function params(req: Request): { name: string; version?: string } {
   return { name: p.name ?? '', version: p.version };
 }
 
-export function mountV2(app: Express, ctx: RestContext): void {
+export function mountV2(app: Express, ctx: ServerContext): void {
   app.get(
     '/v2',
     route(ctx, 'v2', 'server_metadata', (_req, res) => {

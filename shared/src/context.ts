@@ -1,0 +1,16 @@
+import type { DataPlane } from './dataplane.js';
+import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics/registry.js';
+
+/** What every protocol server (REST, gRPC) is given: the model's data plane, metrics, log and identity. */
+export interface ServerContext {
+  plane: DataPlane;
+  metrics: ServerMetrics;
+  log: Logger;
+  /** PREDICTIVE_UNIT_ID and PREDICTIVE_UNIT_IMAGE, when set: added to meta.requestPath. */
+  unit?: { id: string; image: string };
+  /** Seldon metadata document (metadata.yaml / MODEL_METADATA merged over the model's own). */
+  seldonMetadata(): Record<string, unknown>;
+  serverName: string;
+  serverVersion: string;
+}
