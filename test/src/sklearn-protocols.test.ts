@@ -99,7 +99,23 @@ function suite(engine: 'native' | 'python'): void {
       assert.equal(curlish.status, 200);
     });
 
-    test('feedback is acknowledged and counted', async () => {
+    test('multipart/form-data: each field is JSON; one that is not is a 400', async () => {
+    const form = new FormData();
+    form.append('data', JSON.stringify({ ndarray: [IRIS_ROWS[3]] }));
+    form.append('meta', JSON.stringify({ puid: 'mp-1' }));
+    const r = await fetch(`${server.url}/api/v1.0/predictions`, { method: 'POST', body: form });
+    assert.equal(r.status, 200);
+    const body = (await r.json()) as any;
+    assertClose(body.data.ndarray, [models.expected.iris.predict_proba[3]]);
+    assert.equal(body.meta.puid, 'mp-1');
+    const bad = new FormData();
+    bad.append('data', '{not json');
+    const b = await fetch(`${server.url}/api/v1.0/predictions`, { method: 'POST', body: bad });
+    assert.equal(b.status, 400);
+    assert.match(((await b.json()) as any).status.info, /multipart field "data" is not JSON/);
+  });
+
+  test('feedback is acknowledged and counted', async () => {
       const r = await postJson(`${server.url}/api/v1.0/feedback`, { request: { data: { ndarray: [IRIS_ROWS[0]] } }, reward: 1.5 });
       assert.equal(r.status, 200, r.text.slice(0, 300));
       assert.deepEqual(r.json.data.tensor.shape, [0]);

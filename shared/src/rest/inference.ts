@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BINARY_HEADER, decodeV2Request, encodeV2Response } from '../codecs/v2.js';
 import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
+import { parseSeldonMultipart } from '../codecs/seldon-multipart.js';
 import { stringify } from '../codecs/json-numbers.js';
 import { badInput, tooLarge } from '../errors.js';
 import { seldonPredict } from '../handlers/seldon.js';
@@ -30,12 +31,12 @@ interface InferenceRoute {
   handle(ctx: ServerContext, req: IncomingMessage, body: Buffer, match: RegExpExecArray, query: string): Promise<Reply>;
 }
 
-/** A Seldon request: JSON body, form field `json=`, or query arg `json=` (GET). */
-export function seldonBody(req: IncomingMessage, body: Buffer, query: string): unknown {
+/** A Seldon request: JSON body, form field `json=`, query arg `json=` (GET), or multipart fields. */
+export async function seldonBody(req: IncomingMessage, body: Buffer, query: string): Promise<unknown> {
   const fromQuery = query ? new URLSearchParams(query).get('json') : null;
   if (fromQuery !== null) return parseJson(Buffer.from(fromQuery));
   const type = req.headers['content-type'] ?? '';
-  if (type.includes('multipart/form-data')) throw badInput('multipart/form-data is not supported: send the SeldonMessage as JSON');
+  if (type.includes('multipart/form-data')) return parseSeldonMultipart(body, type);
   if (type.includes('application/x-www-form-urlencoded')) {
     const text = body.toString('utf8');
     // curl -d sends this content type by default; a body that is plainly JSON is taken as JSON.
@@ -56,7 +57,7 @@ const ROUTES: InferenceRoute[] = [
     endpoint: 'predictions',
     async handle(ctx, req, body, match, query) {
       if (req.method === 'GET' && match[0] !== '/predict') throw badInput(`use POST for ${match[0]}`);
-      return json(await seldonPredict(ctx, seldonBody(req, body, query), true));
+      return json(await seldonPredict(ctx, await seldonBody(req, body, query), true));
     },
   },
   {

@@ -10,16 +10,16 @@ export function mountSeldon(app: Express, ctx: ServerContext): void {
     const url = req.originalUrl ?? req.url;
     return seldonBody(req, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
   };
-  const feedback = route(ctx, 'seldon', 'feedback', (req, res) => {
-    res.json(seldonFeedback(ctx, body(req)));
+  const feedback = route(ctx, 'seldon', 'feedback', async (req, res) => {
+    res.json(seldonFeedback(ctx, await body(req)));
   });
   app.post(['/send-feedback', '/api/v1.0/feedback', '/api/v0.1/feedback'], feedback);
   app.get('/send-feedback', feedback);
 
   // A prepackaged model has no transform hooks: Seldon answers the message itself.
   for (const [path, endpoint] of [['/transform-input', 'transform_input'], ['/transform-output', 'transform_output']]) {
-    const identity = route(ctx, 'seldon', endpoint, (req, res) => {
-      res.json(seldonIdentity(ctx, body(req)));
+    const identity = route(ctx, 'seldon', endpoint, async (req, res) => {
+      res.json(seldonIdentity(ctx, await body(req)));
     });
     app.post(path, identity);
     app.get(path, identity);
