@@ -1,6 +1,6 @@
 import { badInput } from '../errors.js';
 import type { Datatype, NumericArray, Tensor } from '../tensor.js';
-import { arrayCtor, elementCount, fromNumbers } from '../tensor.js';
+import { arrayCtor, elementCount, fromNumbers, isBigIntType } from '../tensor.js';
 
 /** TensorFlow DataType enum values we map to V2 datatypes (tensorflow/core/framework/types.proto). */
 const DT_TO_V2: Record<string, Datatype> = {
@@ -66,7 +66,9 @@ export function tftensorToTensor(proto: unknown, name: string): Tensor {
   }
   if (datatype === 'BOOL') return { name, datatype, shape, data: fromNumbers('BOOL', vals.map((v) => (v ? 1 : 0))) };
   if (datatype === 'FP16' || datatype === 'BF16') throw badInput('tftensor half_val is not supported; send tensor_content');
-  return { name, datatype, shape, data: fromNumbers(datatype, vals.map((v) => (typeof v === 'string' ? Number(v) : v))) };
+  // int64 values arrive as decimal strings (proto3 JSON, proto-loader longs): BigInt reads them exactly.
+  const big = isBigIntType(datatype);
+  return { name, datatype, shape, data: fromNumbers(datatype, vals.map((v) => (typeof v === 'string' && !big ? Number(v) : v))) };
 }
 
 function toNumeric(datatype: Exclude<Datatype, 'BYTES'>, bytes: Buffer, count: number): NumericArray {
