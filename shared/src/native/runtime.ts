@@ -122,17 +122,18 @@ export class NativeRuntime implements ModelRuntime {
 }
 
 /**
- * Microseconds per row, best of a few timed runs on a batch of zeros after enough runs for the JIT to compile the
+ * Microseconds per row, best of many short timed runs on a batch of zeros after enough runs for the JIT to compile the
  * evaluator (a cold estimate would send cheap requests to worker threads). One output suffices: all of a model's
  * outputs share the same tree walk or dot products, and the link functions on top are cheap. Costs a few ms.
  */
 function calibrate(model: NativeModel): number {
-  const rows = 128;
+  const rows = 64;
   const X = new Float64Array(rows * model.nFeatures);
   const output = model.outputNames[0];
-  for (let i = 0; i < 10; i++) model.run(X.subarray(0, 64 * model.nFeatures), 64, output);
+  for (let i = 0; i < 10; i++) model.run(X, rows, output);
+  // Best of many short runs: on a busy machine most runs are preempted, and only the fastest shows the real cost.
   let best = Infinity;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 25; i++) {
     const t = performance.now();
     model.run(X, rows, output);
     best = Math.min(best, ((performance.now() - t) * 1000) / rows);
