@@ -68,7 +68,7 @@ xgb.XGBClassifier(n_estimators=200, max_depth=6, tree_method='hist').fit(X, y).s
 `;
 
 /** Models are trained here (once, cached under bench/.cache): nothing is downloaded. */
-async function trainModels(): Promise<{ iris: string; xgb: string }> {
+async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string }> {
   const iris = path.join(ROOT, 'bench/.cache/iris');
   if (!existsSync(path.join(iris, 'model.joblib'))) {
     mkdirSync(iris, { recursive: true });
@@ -81,7 +81,11 @@ async function trainModels(): Promise<{ iris: string; xgb: string }> {
     const py = await findPython(['xgboost', 'sklearn']);
     await promisify(execFile)(py.bin, ['-c', TRAIN_XGB, path.join(xgbDir, 'model.json')]);
   }
-  return { iris, xgb: xgbDir };
+  // The language wrapper's cost with nothing to compute: a class whose predict returns its input.
+  const trivial = path.join(ROOT, 'bench/.cache/trivial');
+  mkdirSync(trivial, { recursive: true });
+  writeFileSync(path.join(trivial, 'Trivial.py'), 'class Trivial:\n    def predict(self, X, features_names):\n        return X\n');
+  return { iris, xgb: xgbDir, trivial };
 }
 
 const seldonMsg = (n: number) => ({ data: { ndarray: { values: (n === 1 ? [irisRow] : rows(n)).map((r) => ({ listValue: { values: r.map((v) => ({ numberValue: v })) } })) } } });
@@ -119,6 +123,11 @@ async function main(): Promise<void> {
     // Two server processes sharing the port: for large JSON bodies one event loop is the limit.
     sklearn('sklearn-native-2proc', 'native', { MODELFLEET_HTTP_PROCESSES: '2' }),
     {
+      name: 'python-class-2w',
+      args: [CLI, 'serve', 'Trivial', '--model-dir', models.trivial, '--workers', '2'],
+      probe: { path: predictions, body: seldon(1) },
+    },
+    {
       name: 'xgboost-native',
       args: [CLI, 'serve', 'XGBOOST_SERVER', '--model-uri', models.xgb, '--model-name', 'xgb'],
       probe: { path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
@@ -143,6 +152,7 @@ async function main(): Promise<void> {
     { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-python', path: v2, body: bin.body, headers: bin.headers },
     ...grpcWorkloads('sklearn-native'),
     ...grpcWorkloads('sklearn-python'),
+    { name: 'trivial Python class (2 workers), 1 row, Seldon REST', server: 'python-class-2w', path: predictions, body: seldon(1) },
     { name: 'xgboost 200 trees, 1 row, Seldon REST', server: 'xgboost-native', path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     { name: 'xgboost 200 trees, 10k rows x 20, V2 binary', server: 'xgboost-native', path: '/v2/models/xgb/infer', body: xgbRows.body, headers: xgbRows.headers },
   ].filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only));
