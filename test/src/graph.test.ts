@@ -10,7 +10,7 @@ import { parseDeployment } from '@modelfleet/shared/graph/deployment';
 import { assertClose, IRIS_ROWS } from './helpers/models.js';
 import { pythonGrpc } from './helpers/grpc-python.js';
 import { pythonJson } from './helpers/python.js';
-import { CLI, postJson, runToExit, serveCli, spawnServer, waitReady, type ServerProcess } from './helpers/server.js';
+import { CLI, postJson, REPO, runToExit, serveCli, spawnServer, waitReady, type ServerProcess } from './helpers/server.js';
 
 const CLASSES = `
 import json
@@ -390,6 +390,7 @@ describe('validation before anything starts', () => {
     assert.match(problems(base('  - {name: a, graph: {name: m, implementation: SIMPLE_MODEL, parameters: [{name: k, value: "x", type: INT}]}}\n')), /parameter "k": x is not an INT/);
     assert.match(problems(base('  - {name: a, graph: {name: m, type: MODLE, implementation: SIMPLE_MODEL}}\n')), /type must be one of MODEL, TRANSFORMER/);
     assert.equal(problems(base('  - {name: a, traffic: 100, graph: {name: m, implementation: SIMPLE_MODEL}}\n')), 'accepted');
+    assert.equal(problems(readFileSync(path.join(REPO, 'examples/ab.yaml'), 'utf8')), 'accepted'); // the README's example
   });
 
   test('modelfleet run reports every problem and exits 2 without binding a port', async () => {
