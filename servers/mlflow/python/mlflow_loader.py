@@ -135,7 +135,7 @@ class MlflowModel:
         return {"outputs": [], "loader_module": self.loader_module,
                 "numpy_version": np.__version__, "pandas_version": pd.__version__}
 
-    def frame(self, inputs):
+    def frame(self, inputs, positional):
         columns = {}
         for name, values in inputs.items():
             kind = self.column_types.get(name)
@@ -144,12 +144,15 @@ class MlflowModel:
             elif kind == "binary":
                 values = np.array([base64.b64decode(v) for v in values], dtype=object)
             columns[name] = values
-        return pd.DataFrame(columns)
+        df = pd.DataFrame(columns)
+        if positional:
+            df.columns = range(len(df.columns))  # pandas' own names for a table sent without column names
+        return df
 
     def infer(self, inputs, outputs, parameters):
         content = parameters.get("content_type")
         if content == "pd":
-            X = self.frame(inputs)
+            X = self.frame(inputs, parameters.get("positional", False))
         elif content == "dict":
             X = dict(inputs)
         else:

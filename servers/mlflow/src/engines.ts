@@ -80,7 +80,8 @@ class NativeEngine implements Engine {
     if (input.contentType === 'np') return input.tensors[0];
     if (input.contentType === 'dict') throw badInput('this model takes one table, not a dict of tensors');
     const byName = new Map(input.tensors.map((c) => [c.name, c]));
-    const columns = this.featureOrder
+    // Positional columns go in as they are, as scikit-learn takes a DataFrame without string column names.
+    const columns = this.featureOrder && !input.positional
       ? this.featureOrder.map((name) => {
           const c = byName.get(name);
           if (!c) throw badInput(`column ${JSON.stringify(name)} is missing: the model was fitted with ${this.featureOrder!.join(', ')}`);
@@ -129,7 +130,8 @@ class PythonEngine implements Engine {
   }
 
   async predict(input: ModelInput, params: Record<string, unknown>): Promise<Prediction> {
-    const r = await this.runtime.infer({ inputs: input.tensors, outputs: [], parameters: { content_type: input.contentType, params } });
+    const parameters = { content_type: input.contentType, params, ...(input.positional ? { positional: true } : {}) };
+    const r = await this.runtime.infer({ inputs: input.tensors, outputs: [], parameters });
     return { outputs: r.outputs, contentType: (r.parameters?.content_type as ContentType | undefined) ?? 'np' };
   }
 
@@ -197,7 +199,8 @@ async function nativeSklearn(model: MlflowModel, pyfunc: Flavor, ctx: RuntimeCon
   const file = path.join(model.root, String(sk.pickled_model));
   let exported: native.SklearnExportResult;
   try {
-    exported = await native.exportSklearnFile(file, { pythonBin: (await findPython(['sklearn', 'numpy'])).bin });
+    // The same module list as the version report's, so both share one interpreter probe.
+    exported = await native.exportSklearnFile(file, { pythonBin: (await findPython(pythonModules('mlflow.sklearn'))).bin });
   } catch (err) {
     return { refused: `export failed: ${((err as Error).message ?? '').split('\n').slice(-3).join(' ').trim()}` };
   }

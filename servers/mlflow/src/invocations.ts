@@ -21,19 +21,18 @@ function columnTensor(name: string, cells: unknown[]): Tensor {
   return { name, datatype: 'BYTES', shape: [cells.length], data: cells.map((v) => (v === null ? '' : String(v))) };
 }
 
-/** pandas orient="split": {columns?, data: rows, index?}. Without columns, columns are positional. */
+/** pandas orient="split": {columns?, data: rows, index?}. Without columns it is one table whose columns are positional. */
 function dataframeSplit(v: unknown): Tensor[] {
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw badInput('dataframe_split must be an object {"columns": [...], "data": [[...], ...]}');
   const { columns, data } = v as { columns?: unknown; data?: unknown };
   if (!Array.isArray(data)) throw badInput('dataframe_split.data must be a list of rows');
   const rows = data.map((r) => (Array.isArray(r) ? r : [r]));
-  const width = columns !== undefined ? (Array.isArray(columns) ? columns.length : -1) : (rows[0]?.length ?? 0);
-  if (width < 0) throw badInput('dataframe_split.columns must be a list');
+  if (columns === undefined) return [ndarrayToTensor(rows, 'input-0', 'dataframe_split.data')];
+  if (!Array.isArray(columns)) throw badInput('dataframe_split.columns must be a list');
   rows.forEach((r, i) => {
-    if (r.length !== width) throw badInput(`dataframe_split.data[${i}] has ${r.length} values for ${width} columns`);
+    if (r.length !== columns.length) throw badInput(`dataframe_split.data[${i}] has ${r.length} values for ${columns.length} columns`);
   });
-  const names = Array.isArray(columns) ? columns.map(String) : Array.from({ length: width }, (_, j) => String(j));
-  return names.map((name, j) => columnTensor(name, rows.map((r) => r[j])));
+  return columns.map((name, j) => columnTensor(String(name), rows.map((r) => r[j])));
 }
 
 /** pandas orient="records": [{column: value}, ...]; a key missing from a record is a missing value. */

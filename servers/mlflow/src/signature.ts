@@ -20,6 +20,8 @@ export interface ModelInput {
   contentType: ContentType;
   /** pd: 1-D columns in schema order; np: one tensor; dict: named tensors. */
   tensors: Tensor[];
+  /** pd without names (no signature, no data.names / columns): pandas' positional columns 0..k-1. */
+  positional?: boolean;
 }
 
 export const COLUMN_DATATYPE: Record<ColumnType, Datatype> = {
@@ -181,13 +183,14 @@ function columnOf(t: Tensor, j: number, name: string): Tensor {
  * Requests as columns: one 2-D input is a table (split by `names` when the request gave them - Seldon's
  * data.names - else by position); several inputs are one column each, [n] or [n, 1] (MLServer's `pd`).
  */
-export function asColumns(inputs: Tensor[], specs?: ColumnSpec[]): Tensor[] {
+export function asColumns(inputs: Tensor[], specs?: ColumnSpec[]): { columns: Tensor[]; positional: boolean } {
   const first = inputs[0];
   const namedColumn = (t: Tensor) => !!specs?.some((s) => s.name === t.name);
   if (inputs.length === 1 && first.shape.length === 2 && !(first.shape[1] === 1 && namedColumn(first))) {
     const k = first.shape[1];
     const given = first.parameters?.names;
     let names: string[];
+    let positional = false;
     if (Array.isArray(given) && given.length > 0) {
       if (given.length !== k) throw badInput(`${given.length} names for ${k} columns`);
       names = given.map(String);
@@ -198,11 +201,12 @@ export function asColumns(inputs: Tensor[], specs?: ColumnSpec[]): Tensor[] {
       names = specs.map((s, j) => s.name ?? String(j));
     } else {
       names = Array.from({ length: k }, (_, j) => String(j));
+      positional = true;
     }
-    return names.map((name, j) => columnOf(first, j, name));
+    return { columns: names.map((name, j) => columnOf(first, j, name)), positional };
   }
   let rows: number | undefined;
-  return inputs.map((t) => {
+  const columns = inputs.map((t) => {
     if (!(t.shape.length === 1 || (t.shape.length === 2 && t.shape[1] === 1))) {
       throw badInput(`input ${quote(t.name)}: a column must have shape [n] or [n, 1], got [${t.shape}]`);
     }
@@ -210,6 +214,7 @@ export function asColumns(inputs: Tensor[], specs?: ColumnSpec[]): Tensor[] {
     rows = t.shape[0];
     return { ...t, shape: [t.shape[0]] };
   });
+  return { columns, positional: false };
 }
 
 /** Matches columns to a column schema and converts them; the result is in schema order. */
@@ -260,12 +265,15 @@ function enforceTensors(inputs: Tensor[], specs: TensorSpec[]): ModelInput {
 export function modelInput(request: InferenceRequest, schema: Schema | undefined, xtype: string): ModelInput {
   const inputs = request.inputs;
   if (!inputs.length) throw badInput('the request holds no input');
-  if (schema?.kind === 'columns') return { contentType: 'pd', tensors: enforceColumns(asColumns(inputs, schema.columns), schema.columns) };
+  if (schema?.kind === 'columns') return { contentType: 'pd', tensors: enforceColumns(asColumns(inputs, schema.columns).columns, schema.columns) };
   if (schema?.kind === 'tensors') return enforceTensors(inputs, schema.tensors);
   const ct = request.parameters?.content_type;
   if (ct === 'np') return { contentType: 'np', tensors: [inputs[0]] };
   if (ct === 'dict') return { contentType: 'dict', tensors: inputs };
-  if (ct === 'pd' || inputs.length > 1 || xtype === 'DataFrame') return { contentType: 'pd', tensors: asColumns(inputs) };
+  if (ct === 'pd' || inputs.length > 1 || xtype === 'DataFrame') {
+    const { columns, positional } = asColumns(inputs);
+    return { contentType: 'pd', tensors: columns, positional };
+  }
   return { contentType: 'np', tensors: [inputs[0]] };
 }
 

@@ -89,7 +89,9 @@ d = folder('typed'); pickle_to(d, typed)
 write_mlmodel(d, sklearn_flavors(), {'inputs': colspec(typed_X, types), 'outputs': [{'type': 'double', 'required': True}], 'params': None})
 typed_rows = typed_X.iloc[:3].copy()
 typed_rows['x_float'] = np.array([0.1, 0.25, 0.7], dtype=np.float32)  # values that float32 rounds
-expected['typed'] = {'records': json.loads(typed_rows.astype({'flag': bool}).to_json(orient='records')),
+# to_json would round to 10 digits: records keep every digit
+records = [{c: (bool(v) if c == 'flag' else int(v) if c.startswith('n_') else float(v)) for c, v in r.items()} for r in typed_rows.to_dict(orient='records')]
+expected['typed'] = {'records': records,
                      'predict': typed.predict(typed_rows).tolist()}
 
 # iris with a tensor signature (float64, [-1, 4]) from an ndarray example
@@ -154,6 +156,21 @@ write_mlmodel(d, {'python_function': {'loader_module': 'word_model', 'code': 'co
                'params': [{'name': 'scale', 'type': 'double', 'default': 1.0, 'shape': None}]},
               ('dataframe', {'columns': ['name', 'when', 'amount'], 'data': [['ab', '2021-03-04T00:00:00', 1.5]]}))
 write_env(d, ['pandas==' + pd.__version__])
+sys.path.insert(0, os.path.join(d, 'code'))
+import word_model
+wm = word_model._load_pyfunc(os.path.join(d, 'data'))
+def frame(records):
+    df = pd.DataFrame(records)
+    df['when'] = pd.to_datetime(df['when'])
+    return df
+def answer(records, params=None):
+    return json.loads(wm.predict(frame(records), params).to_json(orient='records'))
+custom_cases = {
+    'with_params': ([{'name': 'abc', 'when': '2020-01-02', 'amount': 2.0, 'count': 3}, {'name': 'x', 'when': '2019-05-06T10:00:00', 'amount': 1.5, 'count': 1}], {'scale': 2.0}),
+    'no_count': ([{'name': 'x', 'when': '2019-05-06', 'amount': 1.5}], None),
+    'one_row': ([{'name': 'abcd', 'when': '2022-07-01', 'amount': 3.0}], None),
+}
+expected['custom'] = {k: {'records': recs, 'params': params, 'answer': answer(recs, params)} for k, (recs, params) in custom_cases.items()}
 print(json.dumps({'dirs': dirs, 'expected': expected, 'versions': versions}))
 `;
 
