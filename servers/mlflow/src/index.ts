@@ -7,7 +7,8 @@ import { pyfuncFlavor, readMlflowModel } from './mlmodel.js';
 import { MlflowRuntime } from './runtime.js';
 
 export { readMlflowModel } from './mlmodel.js';
-export { satisfies, parseRequirement } from './environment.js';
+export { declaredEnvironment, parseRequirement, satisfies } from './environment.js';
+export { castColumn, enforceParams } from './signature.js';
 
 /** The model's declared environment against the interpreter's; logged, and fatal under strict=true. */
 async function reportEnvironment(ctx: RuntimeContext, model: ReturnType<typeof readMlflowModel>, modules: string[]): Promise<EnvironmentReport | undefined> {
