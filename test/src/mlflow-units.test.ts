@@ -1,11 +1,12 @@
 // MLFLOW_SERVER pieces without a server: version specifiers, what the environment files declare, MLmodel parsing
-// errors, and value conversions at the edges of each column type.
+// errors, value conversions at the edges of each column type, and how the onnx flavor feeds a graph.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { castColumn, declaredEnvironment, enforceParams, parseRequirement, readMlflowModel, satisfies } from '@modelfleet/mlflowserver';
+import { castColumn, declaredEnvironment, enforceParams, OnnxEngine, parseRequirement, readMlflowModel, satisfies } from '@modelfleet/mlflowserver';
+import type { InferenceRequest, ModelRuntime, Tensor } from '@modelfleet/shared';
 
 test('version specifiers as pip reads them', () => {
   const cases: Array<[string, string, boolean]> = [
@@ -79,6 +80,10 @@ test('column conversions at the edges: int32 bounds, float32 rounding, numeric s
   const bools = castColumn({ name: 'c', datatype: 'BYTES', shape: [2], data: ['True', 'false'] }, { name: 'c', type: 'boolean', required: true }, 'column "c"');
   assert.deepEqual([bools.datatype, Array.from(bools.data as Uint8Array)], ['BOOL', [1, 0]]);
   assert.throws(() => castColumn(text, { name: 'c', type: 'long', required: true }, 'column "c"'), /column "c": expected long, got 1\.5, which is not an integer \(row 0\)/);
+  // Raw bytes (gRPC bytes_contents) are text for datetime and numeric columns, base64 for binary ones.
+  const raw = { name: 'c', datatype: 'BYTES' as const, shape: [1], data: [new Uint8Array(Buffer.from('2022-07-01'))] };
+  assert.deepEqual(castColumn(raw, { name: 'c', type: 'datetime', required: true }, 'column "c"').data, ['2022-07-01']);
+  assert.deepEqual(castColumn(raw, { name: 'c', type: 'binary', required: true }, 'column "c"').data, [Buffer.from('2022-07-01').toString('base64')]);
 });
 
 test('params: declared ones converted, defaults filled in, undeclared ones ignored', () => {
@@ -90,4 +95,52 @@ test('params: declared ones converted, defaults filled in, undeclared ones ignor
   assert.deepEqual(enforceParams({ k: 3 }, specs), { k: 3, tags: null });
   assert.throws(() => enforceParams({ k: 2.5 }, specs), /param "k": expected long, got 2\.5, which is not an integer/);
   assert.throws(() => enforceParams({ tags: 'a' }, specs), /param "tags": expected a list of string/);
+});
+
+/** A one-input graph y = x + 1 (FP32 [-1, 2]) with a second output s = sum of each row: records what it is fed. */
+class AddOne implements ModelRuntime {
+  fed: Tensor[] = [];
+  constructor(private readonly inputs = [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 2] }]) {}
+  async load() {}
+  async unload() {}
+  defaultOutputs() {
+    return [];
+  }
+  metadata() {
+    return { name: 'g', platform: 'onnx', inputs: this.inputs, outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [-1, 2] }, { name: 's', datatype: 'FP32' as const, shape: [-1] }] };
+  }
+  async infer(request: InferenceRequest) {
+    this.fed = request.inputs;
+    assert.deepEqual(request.outputs?.map((o) => o.name), ['y', 's']); // every graph output is asked for
+    const x = request.inputs[0].data as Float32Array;
+    const n = request.inputs[0].shape[0];
+    const y = x.map((v) => v + 1);
+    const s = Float32Array.from({ length: n }, (_, i) => y[2 * i] + y[2 * i + 1]);
+    return { outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [n, 2], data: y }, { name: 's', datatype: 'FP32' as const, shape: [n], data: s }] };
+  }
+}
+
+test('onnx flavor: DataFrame columns become the one graph input as a table, arrays and dicts go in by name, dtypes checked', async () => {
+  const fp64 = (name: string, shape: number[], data: number[]): Tensor => ({ name, datatype: 'FP64', shape, data: Float64Array.from(data) });
+  const g = new AddOne();
+  const engine = new OnnxEngine(g);
+  const pd = await engine.predict({ contentType: 'pd', tensors: [fp64('a', [2], [1, 3]), fp64('b', [2], [2, 4.1])] });
+  assert.deepEqual([g.fed[0].name, g.fed[0].datatype, g.fed[0].shape, Array.from(g.fed[0].data as Float32Array)], ['x', 'FP32', [2, 2], [1, 2, 3, Math.fround(4.1)]]);
+  // y is not a column, so the answer is a dict of arrays, as MLflow's onnx pyfunc gives for such outputs.
+  assert.deepEqual([pd.contentType, pd.outputs.map((o) => o.name)], ['dict', ['y', 's']]);
+  assert.deepEqual(Array.from(pd.outputs[1].data as Float32Array), [Math.fround(2 + 3), Math.fround(4 + Math.fround(4.1) + 1)]);
+  await engine.predict({ contentType: 'np', tensors: [fp64('input-0', [1, 2], [5, 6])] });
+  assert.deepEqual([g.fed[0].name, Array.from(g.fed[0].data as Float32Array)], ['x', [5, 6]]);
+  await engine.predict({ contentType: 'dict', tensors: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: Float32Array.from([7, 8]) }] });
+  assert.deepEqual(Array.from(g.fed[0].data as Float32Array), [7, 8]);
+  await assert.rejects(engine.predict({ contentType: 'np', tensors: [{ name: 'x', datatype: 'INT64', shape: [1, 2], data: BigInt64Array.from([1n, 2n]) }] }), /input tensor "x": expected dtype float32, got INT64/);
+  await assert.rejects(engine.predict({ contentType: 'np', tensors: [fp64('x', [1, 3], [1, 2, 3])] }), /input tensor "x": expected shape \[-1,2\] \(-1: any size\), got \[1,3\]/);
+  await assert.rejects(engine.predict({ contentType: 'pd', tensors: [{ name: 'w', datatype: 'BYTES', shape: [1], data: ['a'] }, fp64('b', [1], [1])] }), /column "w" holds strings/);
+
+  const two = new AddOne([{ name: 'p', datatype: 'FP32', shape: [-1, 1] }, { name: 'q', datatype: 'FP32', shape: [-1, 1] }]);
+  const byName = new OnnxEngine(two);
+  await assert.rejects(byName.predict({ contentType: 'pd', tensors: [fp64('p', [1], [1])] }), /missing column "q": the ONNX graph takes p, q/);
+  await assert.rejects(byName.predict({ contentType: 'np', tensors: [fp64('x', [1, 2], [1, 2])] }), /the ONNX graph takes 2 named inputs \(p, q\)/);
+  await byName.predict({ contentType: 'pd', tensors: [fp64('q', [1], [2]), fp64('p', [1], [1])] });
+  assert.deepEqual(two.fed.map((t) => [t.name, t.shape, Array.from(t.data as Float32Array)]), [['p', [1, 1], [1]], ['q', [1, 1], [2]]]);
 });

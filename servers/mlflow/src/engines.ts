@@ -21,7 +21,7 @@ export interface Prediction {
 }
 
 export interface Engine {
-  readonly name: 'native' | 'python';
+  readonly name: 'native' | 'python' | 'onnx';
   load(): Promise<void>;
   predict(input: ModelInput, params: Record<string, unknown>): Promise<Prediction>;
   /** What the engine knows of the model's tensors, for metadata when the signature does not say. */

@@ -9,6 +9,7 @@ import { MlflowRuntime } from './runtime.js';
 export { readMlflowModel } from './mlmodel.js';
 export { declaredEnvironment, parseRequirement, satisfies } from './environment.js';
 export { castColumn, enforceParams } from './signature.js';
+export { OnnxEngine } from './onnx.js';
 
 /** The model's declared environment against the interpreter's; logged, and fatal under strict=true. */
 async function reportEnvironment(ctx: RuntimeContext, model: ReturnType<typeof readMlflowModel>, modules: string[]): Promise<EnvironmentReport | undefined> {

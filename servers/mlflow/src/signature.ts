@@ -73,6 +73,12 @@ const NUMPY_DATATYPE: Record<string, Datatype> = {
   float64: 'FP64',
 };
 
+/** A V2 datatype as the numpy dtype name MLflow's tensor specs use (BYTES as object). */
+export function datatypeDtype(dt: Datatype): string {
+  if (dt === 'BF16') return 'float32'; // numpy has no bfloat16; BF16 data is held widened to float32
+  return Object.keys(NUMPY_DATATYPE).find((k) => NUMPY_DATATYPE[k] === dt) ?? 'object';
+}
+
 /** A numpy dtype name as a V2 datatype; strings, bytes and objects are BYTES. */
 export function numpyDatatype(dtype: string): Datatype {
   return NUMPY_DATATYPE[dtype] ?? 'BYTES';
@@ -92,12 +98,15 @@ const RANGE: Partial<Record<Datatype, [number, number]>> = {
 const quote = (s: string) => JSON.stringify(s);
 const describeColumn = (c: ColumnSpec) => `${c.name ?? '?'}: ${c.type}${c.required ? '' : ' (optional)'}`;
 
-/** Element i as a JS value: numbers, booleans for BOOL, strings for BYTES. */
-function elementAt(t: Tensor, i: number): number | boolean | string {
+/**
+ * Element i as a JS value: numbers, booleans for BOOL, strings for BYTES. Raw bytes (gRPC, V2 binary) are UTF-8
+ * text, except for binary columns, whose values travel as base64 text as they do in MLflow's JSON.
+ */
+function elementAt(t: Tensor, i: number, bytesAs: 'text' | 'base64' = 'text'): number | boolean | string {
   const d = t.data;
   if (Array.isArray(d)) {
     const v = d[i];
-    return typeof v === 'string' ? v : Buffer.from(v).toString('base64');
+    return typeof v === 'string' ? v : Buffer.from(v).toString(bytesAs === 'base64' ? 'base64' : 'utf8');
   }
   if (t.datatype === 'BOOL') return d[i] !== 0;
   return Number(d[i]);
@@ -136,8 +145,9 @@ function convertValue(v: number | boolean | string, target: Datatype): number | 
 function convertByValue(t: Tensor, target: Datatype, what: string, typeName: string): Tensor {
   const n = t.data.length;
   const out: Array<number | boolean | string> = new Array(n);
+  const bytesAs = typeName === 'binary' ? 'base64' : 'text';
   for (let i = 0; i < n; i++) {
-    const r = convertValue(elementAt(t, i), target);
+    const r = convertValue(elementAt(t, i, bytesAs), target);
     if (typeof r === 'object') throw badInput(`${what}: expected ${typeName}, ${r.problem} (row ${i})`);
     out[i] = r;
   }

@@ -113,14 +113,25 @@ write_env(d, ['xgboost==' + xgb.__version__])
 xrows = Xb.iloc[:6]
 expected['xgboost'] = {'columns': list(Xb.columns), 'rows': xrows.values.tolist(), 'predict': clf.predict(xrows).tolist()}
 
-# an ONNX model (y = x + 1) in the onnx flavor
+# an ONNX graph of the iris model (float32 logits = x W + b, label = argmax) in the onnx flavor, with a named
+# tensor signature; expected answers computed in float32 as onnxruntime does (onnxruntime is not installed here)
 import onnx
 from onnx import helper, TensorProto
-g = helper.make_graph([helper.make_node('Add', ['x', 'one'], ['y'])], 'g', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [None, 2])],
-                      [helper.make_tensor_value_info('y', TensorProto.FLOAT, [None, 2])], [helper.make_tensor('one', TensorProto.FLOAT, [2], [1, 1])])
-d = folder('onnx'); onnx.save(helper.make_model(g), os.path.join(d, 'model.onnx'))
-write_mlmodel(d, {'python_function': {'data': 'model.onnx', 'loader_module': 'mlflow.onnx', 'python_version': '3.10.12'},
-                  'onnx': {'code': None, 'data': 'model.onnx', 'onnx_version': onnx.__version__, 'providers': ['CPUExecutionProvider']}})
+W = iris_np.coef_.T.astype(np.float32); b = iris_np.intercept_.astype(np.float32)
+g = helper.make_graph([helper.make_node('MatMul', ['x', 'W'], ['xw']), helper.make_node('Add', ['xw', 'b'], ['logits']),
+                       helper.make_node('ArgMax', ['logits'], ['label'], axis=1, keepdims=0)], 'iris',
+                      [helper.make_tensor_value_info('x', TensorProto.FLOAT, [None, 4])],
+                      [helper.make_tensor_value_info('logits', TensorProto.FLOAT, [None, 3]), helper.make_tensor_value_info('label', TensorProto.INT64, [None])],
+                      [helper.make_tensor('W', TensorProto.FLOAT, W.shape, W.flatten().tolist()), helper.make_tensor('b', TensorProto.FLOAT, b.shape, b.tolist())])
+d = folder('onnx'); onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]), os.path.join(d, 'model.onnx'))
+write_mlmodel(d, {'python_function': {'data': 'model.onnx', 'env': {'conda': 'conda.yaml', 'virtualenv': 'python_env.yaml'}, 'loader_module': 'mlflow.onnx', 'python_version': '3.10.12'},
+                  'onnx': {'code': None, 'data': 'model.onnx', 'onnx_version': onnx.__version__, 'providers': ['CUDAExecutionProvider', 'CPUExecutionProvider']}},
+              {'inputs': [{'type': 'tensor', 'tensor-spec': {'dtype': 'float32', 'shape': [-1, 4]}, 'name': 'x'}],
+               'outputs': [{'type': 'tensor', 'tensor-spec': {'dtype': 'float32', 'shape': [-1, 3]}, 'name': 'logits'},
+                           {'type': 'tensor', 'tensor-spec': {'dtype': 'int64', 'shape': [-1]}, 'name': 'label'}], 'params': None})
+write_env(d, ['onnx==' + onnx.__version__, 'onnxruntime==1.16.3'])
+logits = rows.values.astype(np.float32) @ W + b
+expected['onnx'] = {'rows': rows.values.tolist(), 'logits': logits.tolist(), 'label': logits.argmax(axis=1).tolist(), 'sklearn_predict': iris_np.predict(rows.values).tolist()}
 
 # LightGBM is not installed here: the server must say so
 d = folder('lightgbm'); open(os.path.join(d, 'model.lgb'), 'w').write('tree\\n')
