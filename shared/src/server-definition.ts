@@ -1,6 +1,8 @@
+import type { Express } from 'express';
 import type { ParameterSpec } from './config/parameters.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics/registry.js';
+import type { ServerContext } from './context.js';
 import type { ModelRuntime } from './runtime.js';
 
 export interface RuntimeContext {
@@ -31,6 +33,11 @@ export interface ServerDefinition {
   /** The model location when neither MODEL_URI nor model_uri is set. */
   defaultModelUri?: string;
   createRuntime(ctx: RuntimeContext): Promise<ModelRuntime>;
+  /**
+   * A server's own HTTP routes beside the shared protocols (a format's native API, as MLServer runtimes register
+   * custom handlers), mounted on the REST app before its 404 fallback. They reach the model through ctx.plane.
+   */
+  routes?(app: Express, ctx: ServerContext): void;
 }
 
 export const MODEL_URI_PARAMETER: ParameterSpec = {
