@@ -4,10 +4,10 @@
  * calls the Model, Transformer, OutputTransformer, Router and Combiner services. A node's error comes back with its
  * status and body unchanged; a node that cannot be reached is a 503 naming it.
  */
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { seldonFromProto, seldonToProto } from '../codecs/seldon-proto.js';
+import { PROTO_OPTIONS } from '../grpc/protos.js';
 import { statusError, unavailable } from '../errors.js';
 import type { SeldonComponent, SeldonFeedback, SeldonMessage } from '../seldon/component.js';
 
@@ -80,16 +80,7 @@ let seldonPackage: Obj | undefined;
 function seldonProtos(): Obj {
   seldonPackage ??= (
     grpc.loadPackageDefinition(
-      protoLoader.loadSync('prediction.proto', {
-        keepCase: true,
-        longs: String,
-        enums: String,
-        bytes: Buffer,
-        defaults: false,
-        oneofs: true,
-        arrays: true,
-        includeDirs: [fileURLToPath(new URL('../../proto/', import.meta.url))],
-      }),
+      protoLoader.loadSync('prediction.proto', PROTO_OPTIONS),
     ) as Obj
   ).seldon.protos;
   return seldonPackage!;

@@ -5,7 +5,6 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -17,8 +16,8 @@ import { seldonAggregate, seldonFeedback, seldonPredict, seldonRoute, seldonTran
 import type { ServerContext } from '../context.js';
 import { V2_EXTENSIONS } from '../rest/v2.js';
 import { grpcError, toGrpcError } from './status.js';
+import { PROTO_OPTIONS } from './protos.js';
 
-const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
 // The health service's own .proto, so reflection describes it too.
 const HEALTH_PROTO = path.join(path.dirname(createRequire(import.meta.url).resolve('grpc-health-check/package.json')), 'proto/health/v1/health.proto');
 const SELDON_SERVICES = ['Model', 'Generic', 'Transformer', 'OutputTransformer', 'Router', 'Combiner', 'Seldon'];
@@ -54,16 +53,7 @@ export interface GrpcServer {
 }
 
 export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): GrpcServer {
-  const definition = protoLoader.loadSync(['prediction.proto', 'grpc_service.proto', HEALTH_PROTO], {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    bytes: Buffer,
-    defaults: false,
-    oneofs: true,
-    arrays: true,
-    includeDirs: [PROTO_DIR],
-  });
+  const definition = protoLoader.loadSync(['prediction.proto', 'grpc_service.proto', HEALTH_PROTO], PROTO_OPTIONS);
   const pkg = grpc.loadPackageDefinition(definition) as Obj;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,
