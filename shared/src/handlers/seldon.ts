@@ -16,9 +16,15 @@ export interface SeldonContext {
   unit?: { id: string; image: string };
 }
 
+const prepackaged = new WeakMap<SeldonContext, PrepackagedComponent>();
+
 /** The component that answers Seldon calls on this server. */
 export function seldonComponent(ctx: SeldonContext): SeldonComponent {
-  return ctx.plane.component() ?? new PrepackagedComponent(ctx);
+  const own = ctx.plane.component();
+  if (own) return own;
+  let c = prepackaged.get(ctx);
+  if (!c) prepackaged.set(ctx, (c = new PrepackagedComponent(ctx)));
+  return c;
 }
 
 export async function seldonPredict(ctx: SeldonContext, message: unknown, rawJson: boolean): Promise<SeldonMessage> {

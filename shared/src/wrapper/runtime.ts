@@ -7,8 +7,8 @@ import { PythonPool } from '../python/pool.js';
 import type { Frame } from '../python/process.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime } from '../runtime.js';
 import type { EncodeOptions, SeldonComponent, SeldonFeedback, SeldonMessage } from '../seldon/component.js';
-import type { Tensor } from '../tensor.js';
-import { ndarrayToTensor } from '../codecs/ndarray.js';
+import type { NumericArray, Tensor } from '../tensor.js';
+import { jsonValues, nest, ndarrayToTensor } from '../codecs/ndarray.js';
 import { Blob, fromReply, replyTensor, toFrame, type HookReply } from './frames.js';
 
 export const USER_MODEL_LOADER = fileURLToPath(new URL('../../python/modelfleet_user_model.py', import.meta.url));
@@ -93,8 +93,9 @@ export class UserModelRuntime implements ModelRuntime {
     opts.log.info(`${this.info.class}: hooks ${[...this.info.hooks, ...this.info.raw_hooks.map((h) => `${h}_raw`)].join(', ') || 'none'}`);
   }
 
-  get hasRaw(): (hook: string) => boolean {
-    return (hook) => this.info?.raw_hooks.includes(hook) ?? false;
+  /** Whether the class defines `<hook>_raw` (then the whole message is sent along). */
+  hasRaw(hook: string): boolean {
+    return this.info?.raw_hooks.includes(hook) ?? false;
   }
 
   /** One hook call on the next free process (queued while all are busy). */
@@ -136,21 +137,18 @@ export class UserModelRuntime implements ModelRuntime {
     if (!request.inputs.length) throw badInput('the request holds no input tensor');
     const msgBlob = new Blob();
     const x = columns(request.inputs);
-    const msg = { form: 'tensor', names: x.names, meta: {}, tensor: { datatype: x.tensor.datatype, shape: x.tensor.shape, offset: 0, count: 0 } } as Record<string, unknown>;
-    if (x.tensor.datatype === 'BYTES') {
-      delete msg.tensor;
-      msg.ndarray = toNested(x.tensor);
-    } else {
-      const a = x.tensor.data as unknown as ArrayBufferView & { length: number };
-      (msg.tensor as { offset: number; count: number }).offset = msgBlob.add(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-      (msg.tensor as { offset: number; count: number }).count = a.length;
+    const msg: Record<string, unknown> = { form: 'tensor', names: x.names, meta: {} };
+    if (x.tensor.datatype === 'BYTES') msg.ndarray = nest(jsonValues(x.tensor), x.tensor.shape);
+    else {
+      const a = x.tensor.data as NumericArray;
+      msg.tensor = { datatype: x.tensor.datatype, shape: x.tensor.shape, offset: msgBlob.add(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)), count: a.length };
     }
     const { reply, blob } = await this.hook('predict', { msgs: [msg] }, msgBlob.bytes());
     let output: Tensor;
     if (reply.kind === 'tensor') output = replyTensor(reply, blob);
     else if (reply.kind === 'ndarray') output = ndarrayToTensor(reply.value, 'predict', 'predict result');
     else if (reply.kind === 'strData') output = { name: 'predict', datatype: 'BYTES', shape: [1], data: [reply.value as string] };
-    else if (reply.kind === 'jsonData') output = { name: 'predict', datatype: 'BYTES', shape: [1], data: [JSON.stringify(reply.value)], parameters: { content_type: 'str' } };
+    else if (reply.kind === 'jsonData') output = { name: 'predict', datatype: 'BYTES', shape: [1], data: [JSON.stringify(reply.value)] };
     else if (reply.kind === 'binData') output = { name: 'predict', datatype: 'BYTES', shape: [1], data: [new Uint8Array(blob)] };
     else throw internal(`predict answered ${reply.kind}, which has no tensor form`);
     output.name = 'predict';
@@ -218,13 +216,6 @@ function columns(inputs: Tensor[]): { tensor: Tensor; names: string[] } {
     }
   });
   return { tensor: { name: 'X', datatype: numeric ? 'FP64' : 'BYTES', shape: [rows, inputs.length], data: data as Tensor['data'] }, names: inputs.map((t) => t.name) };
-}
-
-function toNested(t: Tensor): unknown {
-  const flat = (t.data as Array<string | Uint8Array>).map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('utf8')));
-  if (t.shape.length <= 1) return flat;
-  const width = t.shape[t.shape.length - 1];
-  return Array.from({ length: flat.length / width }, (_, i) => flat.slice(i * width, (i + 1) * width));
 }
 
 /** Seldon calls as hook calls on the class. */
