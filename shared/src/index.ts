@@ -14,3 +14,7 @@ export { findPython, PythonNotFoundError } from './python/interpreter.js';
 export { loadDefinition, SERVERS } from './registry.js';
 export * as native from './native/index.js';
 export { NativeRuntime } from './native/runtime.js';
+export { OnnxRuntime } from './onnx/runtime.js';
+export type { OnnxRuntimeOptions } from './onnx/runtime.js';
+export { findOnnxFile, onnxFileIn } from './onnx/find.js';
+export { ONNX_PARAMETERS, onnxThreads } from './onnx/settings.js';
