@@ -5,8 +5,9 @@ import type { ServerDefinition } from './server-definition.js';
 export const SERVERS: Record<string, string> = {
   SKLEARN_SERVER: '@modelfleet/sklearnserver',
   XGBOOST_SERVER: '@modelfleet/xgboostserver',
+  TENSORFLOW_SERVER: '@modelfleet/tensorflowserver',
 };
-const ALIASES: Record<string, string> = { sklearn: 'SKLEARN_SERVER', xgboost: 'XGBOOST_SERVER' };
+const ALIASES: Record<string, string> = { sklearn: 'SKLEARN_SERVER', xgboost: 'XGBOOST_SERVER', tensorflow: 'TENSORFLOW_SERVER' };
 
 export async function loadDefinition(name: string): Promise<ServerDefinition> {
   const impl = ALIASES[name] ?? name.toUpperCase();

@@ -22,6 +22,8 @@ export interface ServerDefinition {
   description: string;
   /** Parameters beyond model_uri, which every server takes. */
   parameters: ParameterSpec[];
+  /** True when these parameters need no model_uri (a proxy: the model lives elsewhere); modelPath is then ''. */
+  modelOptional?(params: Record<string, unknown>): boolean;
   createRuntime(ctx: RuntimeContext): Promise<ModelRuntime>;
 }
 
