@@ -225,7 +225,7 @@ describe('strings (BYTES)', () => {
 
 describe('several inputs', () => {
   test('V2 inputs map by name; Seldon data.names pick the columns', async () => {
-    const { pairs, product } = models.expected.two_inputs;
+    const { pairs, difference } = models.expected.two_inputs;
     const v = await v2('two_inputs', {
       inputs: [
         { name: 'b', datatype: 'FP64', shape: [2, 1], data: pairs.map((p) => p[1]) },
@@ -233,10 +233,10 @@ describe('several inputs', () => {
       ],
     });
     assert.equal(v.status, 200, v.text);
-    assertClose(v.json.outputs[0].data, product.flat());
+    assertClose(v.json.outputs[0].data, difference.flat());
     const s = await seldon('two_inputs', { data: { names: ['b', 'a'], ndarray: pairs.map((p) => [p[1], p[0]]) } });
     assert.equal(s.status, 200, s.text);
-    assertClose(s.json.data.ndarray, product);
+    assertClose(s.json.data.ndarray, difference);
     const unnamed = await seldon('two_inputs', { data: { ndarray: pairs } });
     assert.equal(unnamed.status, 400);
     assert.match(unnamed.json.status.info, /takes inputs a, b; missing a, b/);

@@ -127,13 +127,14 @@ expected['strings'] = {'words': words, 'kind': [kinds.get(vocab.get(w, -1), 'unk
 # --- two named inputs: Seldon data.names pick them
 a = helper.make_tensor_value_info('a', TensorProto.FLOAT, [None, 1])
 b = helper.make_tensor_value_info('b', TensorProto.DOUBLE, [None, 1])
-g = helper.make_graph([helper.make_node('Cast', ['a'], ['a64'], to=TensorProto.DOUBLE), helper.make_node('Mul', ['a64', 'b'], ['product'])],
-                      'two', [a, b], [helper.make_tensor_value_info('product', TensorProto.DOUBLE, [None, 1])])
+g = helper.make_graph([helper.make_node('Cast', ['a'], ['a64'], to=TensorProto.DOUBLE), helper.make_node('Sub', ['a64', 'b'], ['difference'])],
+                      'two', [a, b], [helper.make_tensor_value_info('difference', TensorProto.DOUBLE, [None, 1])])
 m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)])
 m.ir_version = 8
 onnx.save(m, os.path.join(folder('two_inputs'), 'model.onnx'))
-pairs = [[1.5, 2.0], [-3.0, 0.25]]
-expected['two_inputs'] = {'pairs': pairs, 'product': [[float(np.float32(p[0])) * p[1]] for p in pairs]}
+# a - b, so feeding the columns the wrong way round shows; a is float32, so 0.1 arrives as float32(0.1)
+pairs = [[1.5, 2.0], [0.1, 0.25]]
+expected['two_inputs'] = {'pairs': pairs, 'difference': [[float(np.float32(p[0])) - p[1]] for p in pairs]}
 
 # --- every ONNX element type with a V2 datatype, each passed through Identity
 types = {'FP32': TensorProto.FLOAT, 'FP64': TensorProto.DOUBLE, 'FP16': TensorProto.FLOAT16, 'INT8': TensorProto.INT8,
@@ -158,7 +159,7 @@ export interface OnnxModels {
     cnn: { images: number[][][][]; logits: number[][] };
     trees: { rows: number[][]; probabilities: number[][]; labels: number[]; classes: number[] };
     strings: { words: string[]; kind: string[]; code: number[] };
-    two_inputs: { pairs: number[][]; product: number[][] };
+    two_inputs: { pairs: number[][]; difference: number[][] };
   };
 }
 
