@@ -17,11 +17,17 @@ const servers: Record<string, ServerProcess> = {};
 before(async () => {
   models = await onnxModels();
   const names = ['mlp', 'cnn', 'trees', 'strings', 'two_inputs', 'types'] as const;
+  // Requests this small run inline; the *_pool servers send every request to worker threads (budget 0).
+  const specs: Array<[string, string, Record<string, string>]> = [
+    ...names.map((n): [string, string, Record<string, string>] => [n, n, {}]),
+    ['cnn_pool', 'cnn', { MODELFLEET_INLINE_BUDGET_US: '0', MODELFLEET_WORKERS: '2' }],
+    ['types_pool', 'types', { MODELFLEET_INLINE_BUDGET_US: '0' }],
+  ];
   // allSettled: every server is known (and stopped by after()) even when one fails to start.
   const started = await Promise.allSettled(
-    names.map(async (name) => {
-      servers[name] = await serveCli(['TENSORFLOW_SERVER', '--model-uri', models.paths[name], '--model-name', name]);
-      await waitReady(servers[name]);
+    specs.map(async ([key, model, env]) => {
+      servers[key] = await serveCli(['TENSORFLOW_SERVER', '--model-uri', models.paths[model as keyof OnnxModels['paths']], '--model-name', model], env);
+      await waitReady(servers[key]);
     }),
   );
   for (const s of started) if (s.status === 'rejected') throw s.reason;
@@ -32,8 +38,8 @@ after(async () => {
   for (const [code, s] of codes) assert.equal(code, 0, s.logs());
 });
 
-const seldon = (name: string, body: unknown) => postJson(`${servers[name].url}/api/v1.0/predictions`, body);
-const v2 = (name: string, body: unknown) => postJson(`${servers[name].url}/v2/models/${name}/infer`, body);
+const seldon = (key: string, body: unknown) => postJson(`${servers[key].url}/api/v1.0/predictions`, body);
+const v2 = (key: string, body: unknown) => postJson(`${servers[key].url}/v2/models/${key.replace(/_pool$/, '')}/infer`, body);
 
 describe('torch MLP', () => {
   test('the log says the ONNX engine serves, and metadata comes from the session', async () => {
@@ -169,6 +175,21 @@ describe('torch CNN', () => {
   });
 });
 
+describe('worker threads (every request off the event loop)', () => {
+  test('the CNN in worker threads answers what torch computes; its errors are still 400s', async () => {
+    assert.match(servers.cnn_pool.logs(), /requests up to 0 rows run inline, larger ones on 2 worker thread\(s\)/);
+    const { images, logits } = models.expected.cnn;
+    const r = await seldon('cnn_pool', { data: { ndarray: images } });
+    assert.equal(r.status, 200, r.text);
+    assertClose(r.json.data.ndarray, logits, F32);
+    const bad = await v2('cnn_pool', { inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 4, 4], data: new Array(16).fill(1) }] });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.json.error, /invalid dimensions/);
+    const md = (await (await fetch(`${servers.cnn_pool.url}/v2/models/cnn`)).json()) as any;
+    assert.equal(md.parameters.session_runs, 0, 'no request ran on the event loop');
+  });
+});
+
 describe('ai.onnx.ml tree ensemble with ZipMap', () => {
   test('ZipMap is served as a [N, 3] probability tensor; labels are the class labels', async () => {
     const { rows, probabilities, labels, classes } = models.expected.trees;
@@ -259,12 +280,14 @@ describe('every element type with a V2 datatype', () => {
     ['BOOL', [true, false, false, true]],
     ['BYTES', ['a', 'bé', '', 'd']],
   ];
-  test('each type goes through Identity and comes back with its datatype and values', async () => {
-    const r = await v2('types', { inputs: cases.map(([dt, data]) => ({ name: `in_${dt}`, datatype: dt, shape: [2, 2], data })) });
-    assert.equal(r.status, 200, r.text);
-    const byName = Object.fromEntries(r.json.outputs.map((o: any) => [o.name, o]));
-    for (const [dt, data] of cases) {
-      assert.deepEqual(byName[`out_${dt}`], { name: `out_${dt}`, datatype: dt, shape: [2, 2], data }, dt);
+  test('each type goes through Identity and comes back with its datatype and values, inline and in a worker', async () => {
+    for (const key of ['types', 'types_pool']) {
+      const r = await v2(key, { inputs: cases.map(([dt, data]) => ({ name: `in_${dt}`, datatype: dt, shape: [2, 2], data })) });
+      assert.equal(r.status, 200, r.text);
+      const byName = Object.fromEntries(r.json.outputs.map((o: any) => [o.name, o]));
+      for (const [dt, data] of cases) {
+        assert.deepEqual(byName[`out_${dt}`], { name: `out_${dt}`, datatype: dt, shape: [2, 2], data }, `${key} ${dt}`);
+      }
     }
     const md = (await (await fetch(`${servers.types.url}/v2/models/types`)).json()) as any;
     assert.deepEqual(md.inputs.map((i: any) => i.datatype), cases.map(([dt]) => dt));

@@ -34,6 +34,9 @@ export function sklearnOnnxRuntime(file: string, ctx: RuntimeContext, method: st
     version: ctx.modelVersion,
     platform: 'sklearn',
     ...onnxThreads(ctx.params),
+    workers: ctx.workers,
+    inlineBudgetUs: ctx.inlineBudgetUs,
+    maxQueue: ctx.maxQueue,
     log: ctx.log,
     defaultOutputs: (protocol: ProtocolName) => {
       if (protocol === 'v2') return runtime.outputNames();

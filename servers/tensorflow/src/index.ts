@@ -22,7 +22,17 @@ async function createRuntime(ctx: RuntimeContext): Promise<ModelRuntime> {
   const restEndpoint = typeof p.rest_endpoint === 'string' && p.rest_endpoint ? p.rest_endpoint : undefined;
   if (onnxFile) {
     ctx.log.info(`serving ${onnxFile} with the ONNX engine (an ONNX export of the TensorFlow model)`);
-    return new OnnxRuntime({ modelPath: onnxFile, name: ctx.modelName, version: ctx.modelVersion, platform: 'tensorflow', ...onnxThreads(p), log: ctx.log });
+    return new OnnxRuntime({
+      modelPath: onnxFile,
+      name: ctx.modelName,
+      version: ctx.modelVersion,
+      platform: 'tensorflow',
+      ...onnxThreads(p),
+      workers: ctx.workers,
+      inlineBudgetUs: ctx.inlineBudgetUs,
+      maxQueue: ctx.maxQueue,
+      log: ctx.log,
+    });
   }
   if (engine === 'onnx') throw new ConfigError(`engine=onnx: no ONNX model in ${ctx.modelPath || '(no model_uri)'}`);
   if (restEndpoint && (engine === 'auto' || engine === 'tfserving')) {

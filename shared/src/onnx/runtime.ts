@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type * as Ort from 'onnxruntime-node';
+import { Piscina } from 'piscina';
 import { ConfigError } from '../config/parameters.js';
-import { badInput, internal, notReady, ServingError } from '../errors.js';
+import { badInput, internal, notReady, ServingError, unavailable } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName, TensorMetadata } from '../runtime.js';
 import type { Parameters, Tensor } from '../tensor.js';
@@ -10,6 +12,9 @@ import { splitByNames } from './names.js';
 import { onnxThreads, type OnnxThreads } from './settings.js';
 import { fromOrt, ORT_TO_V2, toOrt, type OrtInputInfo, type OrtTensorLike } from './tensors.js';
 import { rewriteZipMaps, type ZipMapRewrite } from './zipmap.js';
+import type { OnnxTask, OnnxTaskResult } from './pool-worker.js';
+
+const WORKER = fileURLToPath(new URL('./pool-worker.js', import.meta.url));
 
 export interface OnnxRuntimeOptions extends OnnxThreads {
   /** An .onnx file, or a folder holding model.onnx or exactly one *.onnx. */
@@ -23,6 +28,15 @@ export interface OnnxRuntimeOptions extends OnnxThreads {
   /** Extra facts for the metadata document. */
   parameters?: Parameters;
   log?: Logger;
+  /**
+   * Worker threads (each with its own session) for requests estimated to take longer than inlineBudgetUs; 0 (the
+   * default) runs every request on the event loop. See README "ONNX engine" for when this pays.
+   */
+  workers?: number;
+  /** Requests estimated (from a calibration at load) to take at most this long run inline. Default 1000 us. */
+  inlineBudgetUs?: number;
+  /** Requests waiting for a worker before new ones are refused (503). Default 1000. */
+  maxQueue?: number;
 }
 
 interface OutputInfo {
@@ -51,6 +65,9 @@ export class OnnxRuntime implements ModelRuntime {
   private outputs: OutputInfo[] = [];
   private zipmaps: ZipMapRewrite[] = [];
   private readonly stats: RunStats = { runs: 0, totalMs: 0 };
+  private pool?: Piscina;
+  /** Estimated session.run cost per batch row, when calibration could run the model. */
+  private usPerRow?: number;
   private readonly threads: OnnxThreads;
   private readonly log: Logger;
 
@@ -71,12 +88,13 @@ export class OnnxRuntime implements ModelRuntime {
     const ort = await import('onnxruntime-node');
     const { intraOpThreads, interOpThreads } = this.threads;
     let session: Ort.InferenceSession;
+    const options: Ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
+      ...(interOpThreads ? { interOpNumThreads: interOpThreads, executionMode: interOpThreads > 1 ? 'parallel' : 'sequential' } : {}),
+    };
     try {
-      session = await ort.InferenceSession.create(rewritten.bytes, {
-        graphOptimizationLevel: 'all',
-        ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
-        ...(interOpThreads ? { interOpNumThreads: interOpThreads, executionMode: interOpThreads > 1 ? 'parallel' : 'sequential' } : {}),
-      });
+      session = await ort.InferenceSession.create(rewritten.bytes, options);
     } catch (err) {
       throw new ConfigError(`onnxruntime cannot load ${file}: ${(err as Error).message}`);
     }
@@ -105,6 +123,25 @@ export class OnnxRuntime implements ModelRuntime {
     for (const z of rewritten.zipmaps) {
       this.log.info(`ZipMap output ${z.output} is served as a [N, ${z.labels.length}] probability tensor (columns: classes ${z.labels.join(', ')})`);
     }
+    const workers = this.opts.workers ?? 0;
+    if (workers > 0) {
+      this.usPerRow = await calibrate(ort, session, inputs, this.log);
+      this.pool = new Piscina({
+        filename: WORKER,
+        minThreads: workers,
+        maxThreads: workers,
+        idleTimeout: Number.MAX_SAFE_INTEGER,
+        maxQueue: this.opts.maxQueue ?? 1000,
+        // Workers run side by side: one intra-op thread each unless configured, so they do not fight over cores.
+        workerData: { model: rewritten.bytes, options: { ...options, intraOpNumThreads: intraOpThreads ?? 1 } },
+      });
+      const budget = this.opts.inlineBudgetUs ?? 1000;
+      this.log.info(
+        this.usPerRow === undefined
+          ? `onnx engine: calibration could not run the model on zeros, so every request runs inline`
+          : `onnx engine: ${this.usPerRow.toPrecision(2)} us/row, so requests up to ${Math.floor(budget / this.usPerRow)} rows run inline, larger ones on ${workers} worker thread(s)`,
+      );
+    }
     const threads = `intra-op threads ${intraOpThreads ?? 'default'}, inter-op threads ${interOpThreads ?? 'default'}`;
     this.log.info(
       `onnx engine: ${file} (onnxruntime ${ort.env.versions.node}, ${threads}); ` +
@@ -122,23 +159,39 @@ export class OnnxRuntime implements ModelRuntime {
         throw badInput(`model ${this.name} has no output "${name}"; available: ${this.outputs.map((o) => o.name).join(', ')}`);
       }
     }
-    const feeds: Record<string, Ort.Tensor> = {};
-    for (const [info, tensor] of this.match(request.inputs)) {
-      const t = toOrt(tensor, info);
-      feeds[info.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
-    }
+    const feeds: Record<string, OrtTensorLike> = {};
+    for (const [info, tensor] of this.match(request.inputs)) feeds[info.name] = toOrt(tensor, info);
+    const rows = Object.values(feeds)[0]?.dims[0] ?? 1;
+    const inline = !this.pool || this.usPerRow === undefined || rows * this.usPerRow <= (this.opts.inlineBudgetUs ?? 1000);
+    const results = inline ? await this.runInline(ort, session, feeds, wanted) : await this.runInPool({ feeds, fetches: wanted });
+    return { id: request.id, outputs: wanted.map((name) => fromOrt(name, results[name])) };
+  }
+
+  private async runInline(ort: typeof Ort, session: Ort.InferenceSession, feeds: Record<string, OrtTensorLike>, fetches: string[]): Promise<Record<string, OrtTensorLike>> {
+    const ortFeeds: Record<string, Ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
     const started = performance.now();
-    let results: Ort.InferenceSession.ReturnType;
     try {
-      results = await session.run(feeds, wanted);
+      return (await session.run(ortFeeds, fetches)) as unknown as Record<string, OrtTensorLike>;
     } catch (err) {
       throw runError(err);
     } finally {
       this.stats.runs++;
       this.stats.totalMs += performance.now() - started;
     }
-    const outputs = wanted.map((name) => fromOrt(name, results[name] as unknown as OrtTensorLike));
-    return { id: request.id, outputs };
+  }
+
+  private async runInPool(task: OnnxTask): Promise<Record<string, OrtTensorLike>> {
+    let result: OnnxTaskResult;
+    try {
+      result = (await this.pool!.run(task)) as OnnxTaskResult;
+    } catch (err) {
+      const msg = (err as Error).message ?? String(err);
+      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${this.pool!.queueSize} requests already queued`);
+      throw internal(`onnx worker: ${msg}`, err);
+    }
+    if ('runError' in result) throw runError(new Error(result.runError));
+    return result.ok;
   }
 
   /** Pairs each model input with a request tensor: by name, else the only tensor for the only input, else Seldon names. */
@@ -173,8 +226,11 @@ export class OnnxRuntime implements ModelRuntime {
         intra_op_threads: this.threads.intraOpThreads ?? 0,
         inter_op_threads: this.threads.interOpThreads ?? 0,
         ...(this.zipmaps.length ? { zipmap_outputs_as_tensors: this.zipmaps.map((z) => z.output) } : {}),
+        // Inline runs only: the time session.run holds the event loop.
         session_runs: this.stats.runs,
+        session_run_total_ms: Math.round(this.stats.totalMs * 1000) / 1000,
         session_run_mean_us: Math.round(avgUs * 10) / 10,
+        workers: this.opts.workers ?? 0,
         ...this.opts.parameters,
       },
     };
@@ -196,7 +252,42 @@ export class OnnxRuntime implements ModelRuntime {
     if (this.stats.runs) {
       this.log.info(`session.run: ${this.stats.runs} calls, mean ${((this.stats.totalMs * 1000) / this.stats.runs).toFixed(1)} us`);
     }
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.destroy();
     await session?.release();
+  }
+}
+
+/**
+ * Microseconds of session.run per batch row: best of a few runs on 16 rows of zeros (dynamic non-batch dims as 1,
+ * strings empty). Undefined when the model cannot run on that (fixed-content inputs, shape-dependent graphs).
+ */
+async function calibrate(ort: typeof Ort, session: Ort.InferenceSession, inputs: OrtInputInfo[], log: Logger): Promise<number | undefined> {
+  const rows = 16;
+  const feeds: Record<string, Ort.Tensor> = {};
+  for (const i of inputs) {
+    const dims = i.shape.length ? i.shape.map((d, k) => (typeof d === 'number' && d > 0 ? d : k === 0 ? rows : 1)) : [];
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (i.type === 'string') feeds[i.name] = new ort.Tensor('string', new Array<string>(n).fill(''), dims);
+    else {
+      const zeros = toOrt({ name: i.name, datatype: 'FP64', shape: dims, data: new Float64Array(n) }, i);
+      feeds[i.name] = new ort.Tensor(zeros.type as 'float32', zeros.data as Float32Array, zeros.dims);
+    }
+  }
+  const batch = inputs[0]?.shape.length && !(typeof inputs[0].shape[0] === 'number' && inputs[0].shape[0] > 0) ? rows : 1;
+  try {
+    for (let i = 0; i < 3; i++) await session.run(feeds);
+    let best = Infinity;
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now();
+      await session.run(feeds);
+      best = Math.min(best, ((performance.now() - t) * 1000) / batch);
+    }
+    return best;
+  } catch (err) {
+    log.debug(`calibration run failed: ${(err as Error).message}`);
+    return undefined;
   }
 }
 
