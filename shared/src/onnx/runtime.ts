@@ -66,8 +66,8 @@ export class OnnxRuntime implements ModelRuntime {
   private zipmaps: ZipMapRewrite[] = [];
   private readonly stats: RunStats = { runs: 0, totalMs: 0 };
   private pool?: Piscina;
-  /** Estimated session.run cost per batch row, when calibration could run the model. */
-  private usPerRow?: number;
+  /** Estimated session.run cost (fixed + per batch row), when calibration could run the model. */
+  private cost?: RunCost;
   private readonly threads: OnnxThreads;
   private readonly log: Logger;
 
@@ -125,7 +125,7 @@ export class OnnxRuntime implements ModelRuntime {
     }
     const workers = this.opts.workers ?? 0;
     if (workers > 0) {
-      this.usPerRow = await calibrate(ort, session, inputs, this.log);
+      this.cost = await calibrate(ort, session, inputs, this.log);
       this.pool = new Piscina({
         filename: WORKER,
         minThreads: workers,
@@ -136,10 +136,12 @@ export class OnnxRuntime implements ModelRuntime {
         workerData: { model: rewritten.bytes, options: { ...options, intraOpNumThreads: intraOpThreads ?? 1 } },
       });
       const budget = this.opts.inlineBudgetUs ?? 1000;
+      const { cost } = this;
       this.log.info(
-        this.usPerRow === undefined
+        cost === undefined
           ? `onnx engine: calibration could not run the model on zeros, so every request runs inline`
-          : `onnx engine: ${this.usPerRow.toPrecision(2)} us/row, so requests up to ${Math.floor(budget / this.usPerRow)} rows run inline, larger ones on ${workers} worker thread(s)`,
+          : `onnx engine: session.run ~ ${cost.fixedUs.toFixed(0)} us + ${cost.perRowUs.toPrecision(2)} us/row, so requests up to ` +
+              `${Math.max(0, Math.floor((budget - cost.fixedUs) / cost.perRowUs))} rows run inline, larger ones on ${workers} worker thread(s)`,
       );
     }
     const threads = `intra-op threads ${intraOpThreads ?? 'default'}, inter-op threads ${interOpThreads ?? 'default'}`;
@@ -162,7 +164,8 @@ export class OnnxRuntime implements ModelRuntime {
     const feeds: Record<string, OrtTensorLike> = {};
     for (const [info, tensor] of this.match(request.inputs)) feeds[info.name] = toOrt(tensor, info);
     const rows = Object.values(feeds)[0]?.dims[0] ?? 1;
-    const inline = !this.pool || this.usPerRow === undefined || rows * this.usPerRow <= (this.opts.inlineBudgetUs ?? 1000);
+    const { cost } = this;
+    const inline = !this.pool || cost === undefined || cost.fixedUs + rows * cost.perRowUs <= (this.opts.inlineBudgetUs ?? 1000);
     const results = inline ? await this.runInline(ort, session, feeds, wanted) : await this.runInPool({ feeds, fetches: wanted });
     return { id: request.id, outputs: wanted.map((name) => fromOrt(name, results[name])) };
   }
@@ -170,14 +173,19 @@ export class OnnxRuntime implements ModelRuntime {
   private async runInline(ort: typeof Ort, session: Ort.InferenceSession, feeds: Record<string, OrtTensorLike>, fetches: string[]): Promise<Record<string, OrtTensorLike>> {
     const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
-    const started = performance.now();
+    // session.run defers the (synchronous) native run with setImmediate, so timing around the await would count the
+    // wait behind other queued I/O. This immediate is queued just before session.run's own, so it marks the start.
+    let started = 0;
+    setImmediate(() => (started = performance.now()));
     try {
       return (await session.run(ortFeeds, fetches)) as unknown as Record<string, OrtTensorLike>;
     } catch (err) {
       throw runError(err);
     } finally {
-      this.stats.runs++;
-      this.stats.totalMs += performance.now() - started;
+      if (started) {
+        this.stats.runs++;
+        this.stats.totalMs += performance.now() - started;
+      }
     }
   }
 
@@ -259,32 +267,49 @@ export class OnnxRuntime implements ModelRuntime {
   }
 }
 
+interface RunCost {
+  fixedUs: number;
+  perRowUs: number;
+}
+
 /**
- * Microseconds of session.run per batch row: best of a few runs on 16 rows of zeros (dynamic non-batch dims as 1,
- * strings empty). Undefined when the model cannot run on that (fixed-content inputs, shape-dependent graphs).
+ * session.run's cost as fixed + per batch row: best of a few runs on 1 and on 256 rows of zeros (dynamic non-batch
+ * dims as 1, strings empty). Undefined when the model cannot run on that (fixed-content inputs, shape-dependent
+ * graphs); a model without a dynamic batch dim has only the fixed cost.
  */
-async function calibrate(ort: typeof Ort, session: Ort.InferenceSession, inputs: OrtInputInfo[], log: Logger): Promise<number | undefined> {
-  const rows = 16;
-  const feeds: Record<string, Ort.Tensor> = {};
-  for (const i of inputs) {
-    const dims = i.shape.length ? i.shape.map((d, k) => (typeof d === 'number' && d > 0 ? d : k === 0 ? rows : 1)) : [];
-    const n = dims.reduce((a, b) => a * b, 1);
-    if (i.type === 'string') feeds[i.name] = new ort.Tensor('string', new Array<string>(n).fill(''), dims);
-    else {
-      const zeros = toOrt({ name: i.name, datatype: 'FP64', shape: dims, data: new Float64Array(n) }, i);
-      feeds[i.name] = new ort.Tensor(zeros.type as 'float32', zeros.data as Float32Array, zeros.dims);
+async function calibrate(ort: typeof Ort, session: Ort.InferenceSession, inputs: OrtInputInfo[], log: Logger): Promise<RunCost | undefined> {
+  const feedsFor = (rows: number) => {
+    const feeds: Record<string, Ort.Tensor> = {};
+    for (const i of inputs) {
+      const dims = i.shape.map((d, k) => (typeof d === 'number' && d > 0 ? d : k === 0 ? rows : 1));
+      const n = dims.reduce((a, b) => a * b, 1);
+      if (i.type === 'string') feeds[i.name] = new ort.Tensor('string', new Array<string>(n).fill(''), dims);
+      else {
+        const zeros = toOrt({ name: i.name, datatype: 'FP64', shape: dims, data: new Float64Array(n) }, i);
+        feeds[i.name] = new ort.Tensor(zeros.type as 'float32', zeros.data as Float32Array, zeros.dims);
+      }
     }
-  }
-  const batch = inputs[0]?.shape.length && !(typeof inputs[0].shape[0] === 'number' && inputs[0].shape[0] > 0) ? rows : 1;
-  try {
+    return feeds;
+  };
+  const best = async (feeds: Record<string, Ort.Tensor>) => {
     for (let i = 0; i < 3; i++) await session.run(feeds);
-    let best = Infinity;
-    for (let i = 0; i < 10; i++) {
-      const t = performance.now();
+    let us = Infinity;
+    for (let i = 0; i < 15; i++) {
+      let t = 0;
+      setImmediate(() => (t = performance.now()));
       await session.run(feeds);
-      best = Math.min(best, ((performance.now() - t) * 1000) / batch);
+      us = Math.min(us, (performance.now() - t) * 1000);
     }
-    return best;
+    return us;
+  };
+  const first = inputs[0]?.shape[0];
+  const batched = first !== undefined && !(typeof first === 'number' && first > 0);
+  try {
+    const one = await best(feedsFor(1));
+    if (!batched) return { fixedUs: one, perRowUs: Infinity };
+    const many = await best(feedsFor(256));
+    const perRowUs = Math.max((many - one) / 255, 1e-3);
+    return { fixedUs: Math.max(one - perRowUs, 0), perRowUs };
   } catch (err) {
     log.debug(`calibration run failed: ${(err as Error).message}`);
     return undefined;
