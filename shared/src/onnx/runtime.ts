@@ -54,8 +54,8 @@ interface RunStats {
 
 /**
  * Serves an ONNX model with onnxruntime-node. session.run is synchronous inside the binding (it is only deferred
- * with setImmediate), so a run holds the event loop for the model's compute time; see README "ONNX engine" for the
- * measurements behind running it inline rather than in a worker pool.
+ * with setImmediate), so a run holds the event loop for the model's compute time: small requests run inline (a
+ * worker hop costs more than they do), large ones in a worker pool. README "ONNX engine" has the measurements.
  */
 export class OnnxRuntime implements ModelRuntime {
   private session?: Ort.InferenceSession;
@@ -109,6 +109,10 @@ export class OnnxRuntime implements ModelRuntime {
       const zipmap = rewritten.zipmaps.find((z) => z.output === m.name);
       if (!m.isTensor) {
         this.log.warn(`output ${m.name} is not a tensor (sequence or map): onnxruntime-node cannot return it, so it is not served`);
+        continue;
+      }
+      if (!ORT_TO_V2[m.type]) {
+        this.log.warn(`output ${m.name} has ONNX type ${m.type}, which has no V2 datatype here, so it is not served`);
         continue;
       }
       outputs.push({ name: m.name, type: m.type, shape: m.shape, ...(zipmap ? { labels: zipmap.labels } : {}) });
