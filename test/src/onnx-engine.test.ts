@@ -16,7 +16,7 @@ const servers: Record<string, ServerProcess> = {};
 
 before(async () => {
   models = await onnxModels();
-  const names = ['mlp', 'cnn', 'trees', 'strings', 'two_inputs', 'types'] as const;
+  const names = ['mlp', 'cnn', 'trees', 'trees_str', 'strings', 'two_inputs', 'types'] as const;
   // Requests this small run inline; the *_pool servers send every request to worker threads (budget 0).
   const specs: Array<[string, string, Record<string, string>]> = [
     ...names.map((n): [string, string, Record<string, string>] => [n, n, {}]),
@@ -213,6 +213,20 @@ describe('ai.onnx.ml tree ensemble with ZipMap', () => {
     const p = await v2('trees', { inputs: [{ name: 'X', datatype: 'FP64', shape: [4, 3], data: rows.flat() }], outputs: [{ name: 'probabilities' }] });
     assert.equal(p.json.outputs.length, 1);
     assertClose(p.json.outputs[0].data, probabilities.flat(), 1e-6);
+  });
+});
+
+describe('ai.onnx.ml tree ensemble with string class labels', () => {
+  test('labels are BYTES; the ZipMap probabilities keep the string labels in metadata', async () => {
+    const { rows, probabilities } = models.expected.trees;
+    const { labels, classes } = models.expected.trees_str;
+    const r = await v2('trees_str', { inputs: [{ name: 'X', datatype: 'FP32', shape: [4, 3], data: rows.flat() }] });
+    assert.equal(r.status, 200, r.text);
+    const byName = Object.fromEntries(r.json.outputs.map((o: any) => [o.name, o]));
+    assert.deepEqual(byName.label, { name: 'label', datatype: 'BYTES', shape: [4], data: labels });
+    assertClose(byName.probabilities.data, probabilities.flat(), 1e-6);
+    const md = (await (await fetch(`${servers.trees_str.url}/v2/models/trees_str`)).json()) as any;
+    assert.deepEqual(md.outputs[1].parameters, { labels: classes });
   });
 });
 

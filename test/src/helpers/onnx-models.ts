@@ -73,17 +73,19 @@ for t, tree in enumerate(trees):
             for c, w in enumerate(tree['leaves'][nid]):
                 attrs['class_treeids'].append(t); attrs['class_nodeids'].append(nid); attrs['class_ids'].append(c); attrs['class_weights'].append(w)
 
-def tree_model(label_name, proba_name):
+def tree_model(label_name, proba_name, string_labels=None):
     x = helper.make_tensor_value_info('X', TensorProto.FLOAT, [None, 3])
     seq = onnx.TypeProto()
-    seq.sequence_type.elem_type.map_type.key_type = TensorProto.INT64
+    seq.sequence_type.elem_type.map_type.key_type = TensorProto.STRING if string_labels else TensorProto.INT64
     seq.sequence_type.elem_type.map_type.value_type.tensor_type.elem_type = TensorProto.FLOAT
+    label_attr = {'classlabels_strings': string_labels} if string_labels else {'classlabels_int64s': labels}
     nodes = [
         helper.make_node('TreeEnsembleClassifier', ['X'], [label_name, 'probability_tensor'], domain='ai.onnx.ml',
-                         classlabels_int64s=labels, post_transform='NONE', **attrs),
-        helper.make_node('ZipMap', ['probability_tensor'], [proba_name], domain='ai.onnx.ml', classlabels_int64s=labels),
+                         post_transform='NONE', **label_attr, **attrs),
+        helper.make_node('ZipMap', ['probability_tensor'], [proba_name], domain='ai.onnx.ml', **label_attr),
     ]
-    g = helper.make_graph(nodes, 'trees', [x], [helper.make_tensor_value_info(label_name, TensorProto.INT64, [None]), helper.make_value_info(proba_name, seq)])
+    label_type = TensorProto.STRING if string_labels else TensorProto.INT64
+    g = helper.make_graph(nodes, 'trees', [x], [helper.make_tensor_value_info(label_name, label_type, [None]), helper.make_value_info(proba_name, seq)])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13), helper.make_opsetid('ai.onnx.ml', 1)])
     m.ir_version = 8
     onnx.checker.check_model(m)
@@ -108,6 +110,10 @@ onnx.save(tree_model('label', 'probabilities'), os.path.join(folder('trees'), 'm
 # The same model with sklearn-onnx's output names, in a folder with no pickle.
 onnx.save(tree_model('output_label', 'output_probability'), os.path.join(folder('sklearn_onnx'), 'classifier.onnx'))
 expected['trees'] = {'rows': tree_rows, 'probabilities': probs, 'labels': [labels[int(np.argmax(p))] for p in probs], 'classes': labels}
+# String class labels: ZipMap keyed by strings, label output BYTES.
+names = ['setosa', 'versicolor', 'virginica']
+onnx.save(tree_model('label', 'probabilities', names), os.path.join(folder('trees_str'), 'model.onnx'))
+expected['trees_str'] = {'labels': [names[int(np.argmax(p))] for p in probs], 'classes': names}
 
 # --- strings: look words up (ai.onnx.ml LabelEncoder string -> int64), then codes back to names (int64 -> string)
 vocab = {'cat': 1, 'dog': 2, 'bird': 3}
@@ -153,11 +159,12 @@ print(json.dumps({'paths': paths, 'expected': expected}))
 `;
 
 export interface OnnxModels {
-  paths: Record<'mlp' | 'cnn' | 'trees' | 'sklearn_onnx' | 'strings' | 'two_inputs' | 'types', string>;
+  paths: Record<'mlp' | 'cnn' | 'trees' | 'trees_str' | 'sklearn_onnx' | 'strings' | 'two_inputs' | 'types', string>;
   expected: {
     mlp: { rows: number[][]; scores: number[][] };
     cnn: { images: number[][][][]; logits: number[][] };
     trees: { rows: number[][]; probabilities: number[][]; labels: number[]; classes: number[] };
+    trees_str: { labels: string[]; classes: string[] };
     strings: { words: string[]; kind: string[]; code: number[] };
     two_inputs: { pairs: number[][]; difference: number[][] };
   };
