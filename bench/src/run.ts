@@ -77,7 +77,7 @@ torch.onnx.export(m, torch.zeros(1, 32), sys.argv[1], input_names=['x'], output_
 const MLP_WIDTH = 32;
 
 /** Models are trained here (once, cached under bench/.cache): nothing is downloaded. */
-async function trainModels(): Promise<{ iris: string; xgb: string; mlp: string }> {
+async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; mlp: string }> {
   const iris = path.join(ROOT, 'bench/.cache/iris');
   if (!existsSync(path.join(iris, 'model.joblib'))) {
     mkdirSync(iris, { recursive: true });
@@ -90,6 +90,10 @@ async function trainModels(): Promise<{ iris: string; xgb: string; mlp: string }
     const py = await findPython(['xgboost', 'sklearn']);
     await promisify(execFile)(py.bin, ['-c', TRAIN_XGB, path.join(xgbDir, 'model.json')]);
   }
+  // The language wrapper's cost with nothing to compute: a class whose predict returns its input.
+  const trivial = path.join(ROOT, 'bench/.cache/trivial');
+  mkdirSync(trivial, { recursive: true });
+  writeFileSync(path.join(trivial, 'Trivial.py'), 'class Trivial:\n    def predict(self, X, features_names):\n        return X\n');
   const mlp = path.join(ROOT, 'bench/.cache/onnx-mlp');
   if (!existsSync(path.join(mlp, 'model.onnx'))) {
     mkdirSync(mlp, { recursive: true });
@@ -97,7 +101,7 @@ async function trainModels(): Promise<{ iris: string; xgb: string; mlp: string }
     const py = await findPython(['torch', 'onnx']);
     await promisify(execFile)(py.bin, ['-c', EXPORT_MLP, path.join(mlp, 'model.onnx')]);
   }
-  return { iris, xgb: xgbDir, mlp };
+  return { iris, xgb: xgbDir, trivial, mlp };
 }
 
 /** The ONNX engine's own count of time inside session.run (inline runs), from the model metadata. */
@@ -145,6 +149,11 @@ async function main(): Promise<void> {
     sklearn('sklearn-python', 'python'),
     // Two server processes sharing the port: for large JSON bodies one event loop is the limit.
     sklearn('sklearn-native-2proc', 'native', { MODELFLEET_HTTP_PROCESSES: '2' }),
+    {
+      name: 'python-class-2w',
+      args: [CLI, 'serve', 'Trivial', '--model-dir', models.trivial, '--workers', '2'],
+      probe: { path: predictions, body: seldon(1) },
+    },
     {
       name: 'xgboost-native',
       args: [CLI, 'serve', 'XGBOOST_SERVER', '--model-uri', models.xgb, '--model-name', 'xgb'],
@@ -194,6 +203,7 @@ async function main(): Promise<void> {
     { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-python', path: v2, body: bin.body, headers: bin.headers },
     ...grpcWorkloads('sklearn-native'),
     ...grpcWorkloads('sklearn-python'),
+    { name: 'trivial Python class (2 workers), 1 row, Seldon REST', server: 'python-class-2w', path: predictions, body: seldon(1) },
     { name: 'xgboost 200 trees, 1 row, Seldon REST', server: 'xgboost-native', path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     { name: 'xgboost 200 trees, 10k rows x 20, V2 binary', server: 'xgboost-native', path: '/v2/models/xgb/infer', body: xgbRows.body, headers: xgbRows.headers },
     ...mlpWorkloads('onnx-mlp', true),

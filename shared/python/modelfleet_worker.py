@@ -5,7 +5,8 @@ server log and cannot corrupt the protocol. A frame is: uint32 LE header length,
 header, then the blob: numeric tensors travel as raw little-endian bytes, never as per-element JSON.
 
 A server supplies a loader module with `load(path, options) -> model`, where the model has `info() -> dict` and
-`infer(inputs: dict[name, ndarray], outputs: list[str], parameters: dict) -> dict[name, array-like]`.
+`infer(inputs: dict[name, ndarray], outputs: list[str], parameters: dict) -> dict[name, array-like]`, and may have
+`call(header, blob) -> (reply header, byte chunks)` for other operations.
 """
 import importlib.util
 import json
@@ -46,7 +47,10 @@ class Bridge:
         return buf
 
     def send(self, header, chunks=()):
-        h = json.dumps(header).encode()
+        try:
+            h = json.dumps(header, allow_nan=False).encode()
+        except ValueError:  # NaN/Infinity are not JSON; JSON answers carry them as null
+            h = json.dumps(_finite(header)).encode()
         total = sum(len(c) for c in chunks)
         self.wf.write(struct.pack("<II", len(h), total) + h)
         for c in chunks:
@@ -66,6 +70,8 @@ class Bridge:
                 self.infer(header, blob)
             elif op == "load":
                 self.load(header)
+            elif op == "call":
+                self.call(header, blob)
             else:
                 self.fail("internal", ValueError(f"unknown op {op!r}"))
 
@@ -84,6 +90,14 @@ class Bridge:
         except Exception as exc:  # reported to the operator at start-up, with the loader's message
             self.fail("load", exc)
 
+    def call(self, header, blob):
+        """Operations beyond infer (the language wrapper's hooks): the model answers a header and byte chunks."""
+        try:
+            reply, chunks = self.model.call(header, blob)
+            self.send({"ok": reply} if "error" not in reply else reply, chunks)
+        except Exception as exc:
+            self.fail("internal", exc)
+
     def infer(self, header, blob):
         try:
             inputs = decode(header["inputs"], blob)
@@ -97,6 +111,16 @@ class Bridge:
             self.fail("bad_input", exc)
         except Exception as exc:
             self.fail("internal", exc)
+
+
+def _finite(v):
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
 
 
 def decode(header, blob):

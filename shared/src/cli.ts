@@ -16,10 +16,13 @@ import { loadDefinition, SERVERS } from './registry.js';
 
 const USAGE = `usage:
   modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
+  modelfleet serve <PythonClass> --model-dir <d>  serve your own class (Model, or package.module.Model) with
+                                                  Seldon's language-wrapper contract
   modelfleet train-example <dir>                  train the iris example model into <dir>/model.joblib
 
 serve options (each overrides the environment variable named):
   --model-uri <uri>       MODEL_URI / model_uri parameter: folder, file://, pvc://, s3://, gs://, http(s)://
+  --model-dir <dir>       the same, for a Python class: the folder holding its module (default: .)
   --model-name <name>     MLSERVER_MODEL_NAME / PREDICTIVE_UNIT_ID (default "model"): the V2 and V1 model name
   --model-version <v>     MLSERVER_MODEL_VERSION
   --method <m>            the "method" parameter (SKLEARN_SERVER: predict_proba | predict | decision_function)
@@ -28,7 +31,7 @@ serve options (each overrides the environment variable named):
   --grpc-port <n>         PREDICTIVE_UNIT_GRPC_SERVICE_PORT (9500)
   --metrics-port <n>      PREDICTIVE_UNIT_METRICS_SERVICE_PORT (6000)
   --host <addr>           MODELFLEET_HOST (0.0.0.0)
-  --workers <n>           MODELFLEET_WORKERS / GUNICORN_WORKERS (one per core)
+  --workers <n>           MODELFLEET_WORKERS / GUNICORN_WORKERS (one per core): Python processes or worker threads
   --max-body-size <size>  MODELFLEET_MAX_BODY_SIZE (100mb)
 `;
 
@@ -38,6 +41,7 @@ async function serve(args: string[]): Promise<void> {
     allowPositionals: true,
     options: {
       'model-uri': { type: 'string' },
+      'model-dir': { type: 'string' },
       'model-name': { type: 'string' },
       'model-version': { type: 'string' },
       method: { type: 'string' },
@@ -63,7 +67,7 @@ async function serve(args: string[]): Promise<void> {
   if (values['grpc-port'] !== undefined) s.grpcPort = port(values['grpc-port'], 'grpc-port', 9500);
   s.metricsPort = port(values['metrics-port'], 'metrics-port', s.metricsPort);
   if (values.host) s.host = values.host;
-  if (values['model-uri']) s.modelUri = values['model-uri'];
+  if (values['model-uri'] ?? values['model-dir']) s.modelUri = values['model-uri'] ?? values['model-dir'];
   if (values['model-name']) s.modelName = values['model-name'];
   if (values['model-version']) s.modelVersion = values['model-version'];
   if (values.workers) {

@@ -10,7 +10,7 @@ export interface ServerContext {
   /** PREDICTIVE_UNIT_ID and PREDICTIVE_UNIT_IMAGE, when set: added to meta.requestPath. */
   unit?: { id: string; image: string };
   /** Seldon metadata document (metadata.yaml / MODEL_METADATA merged over the model's own). */
-  seldonMetadata(): Record<string, unknown>;
+  seldonMetadata(): Record<string, unknown> | Promise<Record<string, unknown>>;
   serverName: string;
   serverVersion: string;
 }

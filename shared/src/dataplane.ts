@@ -1,5 +1,6 @@
 import { notFound, notReady } from './errors.js';
 import type { Logger } from './logger.js';
+import type { SeldonComponent } from './seldon/component.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName } from './runtime.js';
 
 export type ServerState = 'loading' | 'ready' | 'failed' | 'stopping';
@@ -72,6 +73,11 @@ export class DataPlane {
 
   end(): void {
     if (--this.inflight === 0) this.idle?.();
+  }
+
+  /** The runtime's own Seldon hooks, when it has them (a user's Python class); throws while not ready. */
+  component(): SeldonComponent | undefined {
+    return this.loaded().seldon;
   }
 
   metadata(): ModelMetadata {

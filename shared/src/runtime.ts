@@ -1,3 +1,4 @@
+import type { SeldonComponent } from './seldon/component.js';
 import type { Datatype, Parameters, Tensor } from './tensor.js';
 
 /** The protocol-neutral request every codec produces. */
@@ -45,4 +46,6 @@ export interface ModelRuntime {
   /** Default outputs when a request names none (Seldon's `method`, MLServer's `predict`, KServe's PREDICT_PROBA). */
   defaultOutputs(protocol: ProtocolName): string[];
   unload(): Promise<void>;
+  /** Message-level Seldon hooks, for runtimes that answer Seldon calls themselves (the Python language wrapper). */
+  readonly seldon?: SeldonComponent;
 }

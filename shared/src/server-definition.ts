@@ -1,5 +1,6 @@
 import type { ParameterSpec } from './config/parameters.js';
 import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics/registry.js';
 import type { ModelRuntime } from './runtime.js';
 
 export interface RuntimeContext {
@@ -13,6 +14,9 @@ export interface RuntimeContext {
   maxBatchRows: number;
   inlineBudgetUs: number;
   log: Logger;
+  metrics: ServerMetrics;
+  /** PREDICTIVE_UNIT_ID / PREDICTIVE_UNIT_IMAGE when set. */
+  unit?: { id: string; image: string };
 }
 
 /** What a prepackaged server is: its Seldon implementation name, its parameters, and how it makes a runtime. */
@@ -22,6 +26,10 @@ export interface ServerDefinition {
   description: string;
   /** Parameters beyond model_uri, which every server takes. */
   parameters: ParameterSpec[];
+  /** Takes any parameter, typed as given (a user class gets them as constructor keyword arguments). */
+  anyParameters?: boolean;
+  /** The model location when neither MODEL_URI nor model_uri is set. */
+  defaultModelUri?: string;
   /** True when these parameters need no model_uri (a proxy: the model lives elsewhere); modelPath is then ''. */
   modelOptional?(params: Record<string, unknown>): boolean;
   createRuntime(ctx: RuntimeContext): Promise<ModelRuntime>;

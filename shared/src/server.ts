@@ -49,8 +49,10 @@ export interface StartOptions {
  */
 export async function startServer(def: ServerDefinition, settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
   const log = createLogger(def.image.split('/').pop() ?? def.implementation);
-  const params = resolveParameters(def.implementation, [MODEL_URI_PARAMETER, ...def.parameters], settings.parameters);
-  const modelUri = settings.modelUri ?? (params.model_uri as string | undefined);
+  const params = def.anyParameters
+    ? Object.fromEntries(settings.parameters.map((p) => [p.name, p.value]))
+    : resolveParameters(def.implementation, [MODEL_URI_PARAMETER, ...def.parameters], settings.parameters);
+  const modelUri = settings.modelUri ?? (def.anyParameters ? undefined : (params.model_uri as string | undefined)) ?? def.defaultModelUri;
   if (!modelUri && !def.modelOptional?.(params)) throw new ConfigError(`${def.implementation} needs a model: set MODEL_URI or the model_uri parameter`);
 
   const metrics = new ServerMetrics(settings.identity);
@@ -108,6 +110,8 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
         maxBatchRows: settings.maxBatchRows,
         inlineBudgetUs: settings.inlineBudgetUs,
         log,
+        metrics,
+        unit: settings.unit,
       });
       await runtime.load();
       plane.setRuntime(runtime);
@@ -143,17 +147,25 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
   return { httpPort, grpcPort, metricsPort, plane, ready, stop };
 }
 
-/** Seldon metadata: the model's own, under metadata.yaml from the model folder, under MODEL_METADATA. */
-function seldonMetadata(plane: DataPlane, modelPath: string, envMetadata?: string): Record<string, unknown> {
-  const model = plane.metadata();
-  const base: Record<string, unknown> = {
-    name: model.name,
-    versions: model.versions ?? [],
-    platform: model.platform,
-    inputs: model.inputs,
-    outputs: model.outputs,
-    custom: Object.fromEntries(Object.entries(model.parameters ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
-  };
+/**
+ * Seldon metadata: the model's own (a user class's init_metadata(), or what the runtime describes), under
+ * metadata.yaml from the model folder, under MODEL_METADATA.
+ */
+async function seldonMetadata(plane: DataPlane, modelPath: string, envMetadata?: string): Promise<Record<string, unknown>> {
+  const component = plane.component();
+  let base: Record<string, unknown>;
+  if (component?.seldonMetadata) base = await component.seldonMetadata();
+  else {
+    const model = plane.metadata();
+    base = {
+      name: model.name,
+      versions: model.versions ?? [],
+      platform: model.platform,
+      inputs: model.inputs,
+      outputs: model.outputs,
+      custom: Object.fromEntries(Object.entries(model.parameters ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
+    };
+  }
   const dir = existsSync(modelPath) && statSync(modelPath).isDirectory() ? modelPath : path.dirname(modelPath);
   const file = path.join(dir, 'metadata.yaml');
   const fromFile = existsSync(file) ? safeYaml(readFileSync(file, 'utf8')) : undefined;

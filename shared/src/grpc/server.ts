@@ -13,7 +13,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { seldonFromProto, seldonToProto } from '../codecs/seldon-proto.js';
 import { jsonToValue } from '../codecs/protobuf-struct.js';
 import { decodeV2Proto, encodeV2Proto, metadataToProto } from '../codecs/v2-proto.js';
-import { seldonFeedback, seldonIdentity, seldonPredict } from '../handlers/seldon.js';
+import { seldonAggregate, seldonFeedback, seldonPredict, seldonRoute, seldonTransformInput, seldonTransformOutput } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
 import { V2_EXTENSIONS } from '../rest/v2.js';
 import { grpcError, toGrpcError } from './status.js';
@@ -96,8 +96,8 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
     };
 
   // Seldon: one implementation serves every service that has the method.
-  const seldonMetadata = (): Obj => {
-    const md = ctx.seldonMetadata() as Obj;
+  const seldonMetadata = async (): Promise<Obj> => {
+    const md = (await ctx.seldonMetadata()) as Obj;
     const tensor = (t: Obj) => ({
       ...t,
       ...(t.schema !== undefined ? { schema: jsonToValue(t.schema) } : {}),
@@ -118,18 +118,15 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
     ...(f.truth ? { truth: seldonFromProto(f.truth) } : {}),
     reward: f.reward ?? 0,
   });
-  const notHere = (what: string) => () => {
-    throw grpcError(grpc.status.UNIMPLEMENTED, `this model has no ${what} (it is not a router or combiner)`);
-  };
   const seldon: Record<string, (r: Obj) => Obj | Promise<Obj>> = {
     Predict: async (r) => seldonToProto(await seldonPredict(ctx, seldonFromProto(r), false)),
-    SendFeedback: (r) => seldonToProto(seldonFeedback(ctx, feedbackFromProto(r))),
+    SendFeedback: async (r) => seldonToProto(await seldonFeedback(ctx, feedbackFromProto(r))),
     Metadata: () => seldonMetadata(),
     ModelMetadata: () => seldonMetadata(),
-    TransformInput: (r) => seldonToProto(seldonIdentity(ctx, seldonFromProto(r))),
-    TransformOutput: (r) => seldonToProto(seldonIdentity(ctx, seldonFromProto(r))),
-    Route: notHere('route'),
-    Aggregate: notHere('aggregate'),
+    TransformInput: async (r) => seldonToProto(await seldonTransformInput(ctx, seldonFromProto(r), false)),
+    TransformOutput: async (r) => seldonToProto(await seldonTransformOutput(ctx, seldonFromProto(r), false)),
+    Route: async (r) => seldonToProto(await seldonRoute(ctx, seldonFromProto(r))),
+    Aggregate: async (r) => seldonToProto(await seldonAggregate(ctx, { seldonMessages: (r.seldonMessages ?? []).map(seldonFromProto) })),
     GraphMetadata: () => {
       throw grpcError(grpc.status.UNIMPLEMENTED, 'GraphMetadata is served by a graph (modelfleet run), not by a single model');
     },

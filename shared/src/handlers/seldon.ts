@@ -1,11 +1,14 @@
 /**
  * Seldon protocol operations on decoded messages, shared by REST and gRPC so both answer alike. Messages are in
- * proto3-JSON shape (what REST bodies hold; the gRPC layer converts protobuf objects to it and back).
+ * proto3-JSON shape (what REST bodies hold; the gRPC layer converts protobuf objects to it and back). A runtime with
+ * its own message-level hooks (a user's Python class) answers them itself; any other runtime is served as a
+ * prepackaged model: predict through the tensor seam, transforms as identity, no route or aggregate.
  */
 import { decodeSeldonMessage, encodeSeldonData, responseMeta, type SeldonMeta } from '../codecs/seldon-json.js';
-import { badInput } from '../errors.js';
+import { badInput, ServingError } from '../errors.js';
 import type { DataPlane } from '../dataplane.js';
 import type { ServerMetrics } from '../metrics/registry.js';
+import type { EncodeOptions, SeldonComponent, SeldonFeedback, SeldonMessage } from '../seldon/component.js';
 
 export interface SeldonContext {
   plane: DataPlane;
@@ -13,38 +16,101 @@ export interface SeldonContext {
   unit?: { id: string; image: string };
 }
 
-/** Predict: the response keeps the request's data form. `rawJson` lets REST splice pre-serialised numbers. */
-export async function seldonPredict(ctx: SeldonContext, message: unknown, rawJson: boolean): Promise<Record<string, unknown>> {
-  const input = decodeSeldonMessage(message);
-  if (!input.tensor) {
-    throw badInput(`Invalid request data type: this server needs data.ndarray, data.tensor or data.tftensor, got ${input.form}`);
-  }
-  const response = await ctx.plane.infer({ inputs: [input.tensor] }, 'seldon');
-  return { data: encodeSeldonData(response.outputs[0], input.form, rawJson), meta: responseMeta(input.meta, ctx.unit) };
+/** The component that answers Seldon calls on this server. */
+export function seldonComponent(ctx: SeldonContext): SeldonComponent {
+  return ctx.plane.component() ?? new PrepackagedComponent(ctx);
 }
 
-/** Feedback to a prepackaged model: counted (Seldon's reward metrics) and acknowledged with an empty tensor. */
-export function seldonFeedback(ctx: SeldonContext, feedback: unknown): Record<string, unknown> {
+export async function seldonPredict(ctx: SeldonContext, message: unknown, rawJson: boolean): Promise<SeldonMessage> {
+  return seldonComponent(ctx).predict(asMessage(message), { rawJson });
+}
+
+export async function seldonTransformInput(ctx: SeldonContext, message: unknown, rawJson: boolean): Promise<SeldonMessage> {
+  return seldonComponent(ctx).transformInput(asMessage(message), { rawJson });
+}
+
+export async function seldonTransformOutput(ctx: SeldonContext, message: unknown, rawJson: boolean): Promise<SeldonMessage> {
+  return seldonComponent(ctx).transformOutput(asMessage(message), { rawJson });
+}
+
+export async function seldonRoute(ctx: SeldonContext, message: unknown): Promise<SeldonMessage> {
+  return seldonComponent(ctx).route(asMessage(message));
+}
+
+/** Aggregate takes a JSON list of messages or {"seldonMessages": [...]} (SeldonMessageList). */
+export async function seldonAggregate(ctx: SeldonContext, body: unknown): Promise<SeldonMessage> {
+  const list = Array.isArray(body) ? body : (body as { seldonMessages?: unknown } | null)?.seldonMessages;
+  if (!Array.isArray(list)) throw badInput('aggregate takes a JSON list of SeldonMessages or {"seldonMessages": [...]}');
+  return seldonComponent(ctx).aggregate(list.map(asMessage));
+}
+
+export async function seldonFeedback(ctx: SeldonContext, body: unknown): Promise<SeldonMessage> {
+  const feedback = checkFeedback(body);
+  if (feedback.reward) {
+    ctx.metrics.feedback.inc({ method: 'feedback' });
+    ctx.metrics.feedbackReward.inc({ method: 'feedback' }, feedback.reward);
+  }
+  return seldonComponent(ctx).sendFeedback(feedback);
+}
+
+export async function seldonHealth(ctx: SeldonContext): Promise<SeldonMessage> {
+  return seldonComponent(ctx).healthStatus();
+}
+
+function asMessage(m: unknown): SeldonMessage {
+  if (!m || typeof m !== 'object' || Array.isArray(m)) throw badInput('Invalid request data type: the body must be a JSON object (a SeldonMessage)');
+  return m as SeldonMessage;
+}
+
+export function checkFeedback(feedback: unknown): SeldonFeedback {
   if (!feedback || typeof feedback !== 'object' || Array.isArray(feedback)) throw badInput('Invalid JSON: feedback must be an object');
   const { reward, request, response, truth } = feedback as Record<string, unknown>;
   for (const [k, v] of Object.entries({ request, response, truth })) {
     if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) throw badInput(`Invalid JSON: feedback.${k} must be a SeldonMessage`);
   }
-  if (reward !== undefined && typeof reward !== 'number') throw badInput('Invalid JSON: feedback.reward must be a number');
-  if (reward) {
-    ctx.metrics.feedback.inc({ method: 'feedback' });
-    ctx.metrics.feedbackReward.inc({ method: 'feedback' }, reward);
-  }
-  const meta: SeldonMeta = request && typeof request === 'object' ? ((request as { meta?: SeldonMeta }).meta ?? {}) : {};
-  return { data: { names: [], tensor: { shape: [0], values: [] } }, meta: responseMeta(meta, ctx.unit) };
+  if (reward !== undefined && reward !== null && typeof reward !== 'number') throw badInput('Invalid JSON: feedback.reward must be a number');
+  return feedback as SeldonFeedback;
 }
 
-/**
- * transform-input / transform-output on a model with no such hook: Seldon's wrapper answers the message itself
- * (identity), with this unit added to the request path.
- */
-export function seldonIdentity(ctx: SeldonContext, message: unknown): Record<string, unknown> {
-  const input = decodeSeldonMessage(message);
-  const m = message as Record<string, unknown>;
-  return { ...m, meta: responseMeta(input.meta, ctx.unit) };
+/** A model served through the tensor seam (every prepackaged server). */
+export class PrepackagedComponent implements SeldonComponent {
+  constructor(private readonly ctx: SeldonContext) {}
+
+  async predict(message: SeldonMessage, options?: EncodeOptions): Promise<SeldonMessage> {
+    const input = decodeSeldonMessage(message);
+    if (!input.tensor) {
+      throw badInput(`Invalid request data type: this server needs data.ndarray, data.tensor or data.tftensor, got ${input.form}`);
+    }
+    const response = await this.ctx.plane.infer({ inputs: [input.tensor] }, 'seldon');
+    return { data: encodeSeldonData(response.outputs[0], input.form, options?.rawJson ?? false), meta: responseMeta(input.meta, this.ctx.unit) };
+  }
+
+  /** A prepackaged model has no transform hooks: Seldon's wrapper answers the message itself, path extended. */
+  async transformInput(message: SeldonMessage): Promise<SeldonMessage> {
+    const input = decodeSeldonMessage(message);
+    return { ...message, meta: responseMeta(input.meta, this.ctx.unit) };
+  }
+
+  transformOutput(message: SeldonMessage): Promise<SeldonMessage> {
+    return this.transformInput(message);
+  }
+
+  async route(): Promise<SeldonMessage> {
+    throw new ServingError('unsupported', 'this model has no route method (it is not a router)', { reason: 'MICROSERVICE_NOT_IMPLEMENTED' });
+  }
+
+  async aggregate(): Promise<SeldonMessage> {
+    throw new ServingError('unsupported', 'this model has no aggregate method (it is not a combiner)', { reason: 'MICROSERVICE_NOT_IMPLEMENTED' });
+  }
+
+  /** Acknowledged with an empty tensor (the reward was counted by the handler). */
+  async sendFeedback(feedback: SeldonFeedback): Promise<SeldonMessage> {
+    const meta: SeldonMeta = (feedback.request?.meta as SeldonMeta | undefined) ?? {};
+    return { data: { names: [], tensor: { shape: [0], values: [] } }, meta: responseMeta(meta, this.ctx.unit) };
+  }
+
+  async healthStatus(): Promise<SeldonMessage> {
+    this.ctx.plane.metadata(); // throws not-ready (503) while loading or stopping
+    return { meta: {}, strData: 'healthy' };
+  }
 }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { UserMetrics } from './user-metrics.js';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** Seldon's identity labels, put on every sample so dashboards built for Seldon keep working. */
@@ -17,6 +18,8 @@ export class ServerMetrics {
   readonly duration: Histogram<'protocol' | 'endpoint'>;
   readonly feedback: Counter;
   readonly feedbackReward: Counter;
+  /** Metrics a user's model class reports (Python language wrapper). */
+  readonly user: UserMetrics;
 
   constructor(identity: Identity) {
     this.registry.setDefaultLabels({
@@ -45,6 +48,7 @@ export class ServerMetrics {
     // Seldon's wrapper names for feedback (counters carry _total in their exposed names).
     this.feedback = new Counter({ name: 'seldon_api_model_feedback_total', help: 'Feedback messages with a reward.', labelNames: ['method'], registers });
     this.feedbackReward = new Counter({ name: 'seldon_api_model_feedback_reward_total', help: 'Sum of feedback rewards.', labelNames: ['method'], registers });
+    this.user = new UserMetrics(this.registry);
   }
 }
 

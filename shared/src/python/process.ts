@@ -99,7 +99,12 @@ export class PythonProcess {
         this.need = total;
         return;
       }
-      const header = JSON.parse(buf.toString('utf8', 8, 8 + hl)) as Record<string, unknown>;
+      let header: Record<string, unknown>;
+      try {
+        header = JSON.parse(buf.toString('utf8', 8, 8 + hl)) as Record<string, unknown>;
+      } catch (err) {
+        header = { error: { kind: 'internal', message: `unreadable reply from the Python worker: ${(err as Error).message}` } };
+      }
       const blob = buf.subarray(8 + hl, total);
       const rest = buf.subarray(total);
       this.chunks = rest.length ? [rest] : [];

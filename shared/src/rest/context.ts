@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Logger } from '../logger.js';
 import type { ServerContext } from '../context.js';
-import { asServingError, badInput, HTTP_STATUS } from '../errors.js';
+import { asServingError, badInput, httpStatusOf } from '../errors.js';
 
 export type RestProtocol = 'seldon' | 'v2' | 'kserve-v1';
 
@@ -9,9 +9,12 @@ export type RestProtocol = 'seldon' | 'v2' | 'kserve-v1';
 /** Each protocol's error body. */
 export function errorBody(protocol: RestProtocol, err: unknown): { status: number; body: unknown } {
   const e = asServingError(err);
-  const status = HTTP_STATUS[e.kind];
+  const status = httpStatusOf(e);
   if (protocol === 'seldon') {
-    const reason = e.kind === 'bad_input' || e.kind === 'too_large' ? 'MICROSERVICE_BAD_DATA' : e.kind === 'not_ready' || e.kind === 'unavailable' ? 'MICROSERVICE_NOT_READY' : 'MICROSERVICE_INTERNAL_ERROR';
+    if (e.body !== undefined && e.body !== null) return { status, body: e.body };
+    const reason =
+      e.reason ??
+      (e.kind === 'bad_input' || e.kind === 'too_large' ? 'MICROSERVICE_BAD_DATA' : e.kind === 'not_ready' || e.kind === 'unavailable' ? 'MICROSERVICE_NOT_READY' : 'MICROSERVICE_INTERNAL_ERROR');
     return { status, body: { status: { code: -1, info: e.message, reason, status: 1 } } };
   }
   return { status, body: { error: e.message } };

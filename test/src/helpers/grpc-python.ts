@@ -21,7 +21,7 @@ import prediction_pb2 as pb, prediction_pb2_grpc as pbg, grpc_service_pb2 as v2,
 
 target, steps = sys.argv[2], json.load(sys.stdin)
 channel = grpc.insecure_channel(target, options=[('grpc.max_send_message_length', 512 << 20), ('grpc.max_receive_message_length', 512 << 20)])
-seldon_stubs = {name: getattr(pbg, name + 'Stub')(channel) for name in ('Model', 'Seldon', 'Generic', 'Transformer', 'Router')}
+seldon_stubs = {name: getattr(pbg, name + 'Stub')(channel) for name in ('Model', 'Seldon', 'Generic', 'Transformer', 'OutputTransformer', 'Router', 'Combiner')}
 infer = v2g.GRPCInferenceServiceStub(channel)
 out = {}
 for step in steps:
@@ -30,6 +30,9 @@ for step in steps:
         if call == 'seldon':
             msg = json_format.ParseDict(step['message'], pb.SeldonMessage())
             res = getattr(seldon_stubs[step.get('service', 'Model')], step.get('method', 'Predict'))(msg)
+            out[step['id']] = json_format.MessageToDict(res)
+        elif call == 'aggregate':
+            res = seldon_stubs['Combiner'].Aggregate(json_format.ParseDict(step['message'], pb.SeldonMessageList()))
             out[step['id']] = json_format.MessageToDict(res)
         elif call == 'feedback':
             res = seldon_stubs['Model'].SendFeedback(json_format.ParseDict(step['message'], pb.Feedback()))
