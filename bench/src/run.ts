@@ -77,7 +77,7 @@ torch.onnx.export(m, torch.zeros(1, 32), sys.argv[1], input_names=['x'], output_
 const MLP_WIDTH = 32;
 
 /** Models are trained here (once, cached under bench/.cache): nothing is downloaded. */
-async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; mlp: string }> {
+async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; graphs: string; mlp: string }> {
   const iris = path.join(ROOT, 'bench/.cache/iris');
   if (!existsSync(path.join(iris, 'model.joblib'))) {
     mkdirSync(iris, { recursive: true });
@@ -94,6 +94,16 @@ async function trainModels(): Promise<{ iris: string; xgb: string; trivial: stri
   const trivial = path.join(ROOT, 'bench/.cache/trivial');
   mkdirSync(trivial, { recursive: true });
   writeFileSync(path.join(trivial, 'Trivial.py'), 'class Trivial:\n    def predict(self, X, features_names):\n        return X\n');
+  // The graph layer's cost: the iris model alone in a deployment, and under a chain of four one-child routers.
+  const graphs = path.join(ROOT, 'bench/.cache/graphs');
+  mkdirSync(graphs, { recursive: true });
+  const sdep = (name: string, graph: string) =>
+    `apiVersion: machinelearning.seldon.io/v1\nkind: SeldonDeployment\nmetadata: {name: ${name}}\nspec:\n  predictors:\n  - name: p\n    graph: ${graph}\n`;
+  const leaf = `{name: iris, implementation: SKLEARN_SERVER, modelUri: ${iris}}`;
+  let chain = leaf;
+  for (let i = 4; i >= 1; i--) chain = `{name: hop${i}, implementation: SIMPLE_ROUTER, children: [${chain}]}`;
+  writeFileSync(path.join(graphs, 'one.yaml'), sdep('one', leaf));
+  writeFileSync(path.join(graphs, 'chain4.yaml'), sdep('chain4', chain));
   const mlp = path.join(ROOT, 'bench/.cache/onnx-mlp');
   if (!existsSync(path.join(mlp, 'model.onnx'))) {
     mkdirSync(mlp, { recursive: true });
@@ -101,7 +111,7 @@ async function trainModels(): Promise<{ iris: string; xgb: string; trivial: stri
     const py = await findPython(['torch', 'onnx']);
     await promisify(execFile)(py.bin, ['-c', EXPORT_MLP, path.join(mlp, 'model.onnx')]);
   }
-  return { iris, xgb: xgbDir, trivial, mlp };
+  return { iris, xgb: xgbDir, trivial, graphs, mlp };
 }
 
 /** The ONNX engine's own count of time inside session.run (inline runs), from the model metadata. */
@@ -149,6 +159,8 @@ async function main(): Promise<void> {
     sklearn('sklearn-python', 'python'),
     // Two server processes sharing the port: for large JSON bodies one event loop is the limit.
     sklearn('sklearn-native-2proc', 'native', { MODELFLEET_HTTP_PROCESSES: '2' }),
+    { name: 'graph-1-node', args: [CLI, 'run', path.join(models.graphs, 'one.yaml')], probe: { path: predictions, body: seldon(1) } },
+    { name: 'graph-4-routers', args: [CLI, 'run', path.join(models.graphs, 'chain4.yaml')], probe: { path: predictions, body: seldon(1) } },
     {
       name: 'python-class-2w',
       args: [CLI, 'serve', 'Trivial', '--model-dir', models.trivial, '--workers', '2'],
@@ -203,6 +215,8 @@ async function main(): Promise<void> {
     { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-python', path: v2, body: bin.body, headers: bin.headers },
     ...grpcWorkloads('sklearn-native'),
     ...grpcWorkloads('sklearn-python'),
+    { name: 'iris 1 row, Seldon REST', server: 'graph-1-node', path: predictions, body: seldon(1) },
+    { name: 'iris 1 row, Seldon REST', server: 'graph-4-routers', path: predictions, body: seldon(1) },
     { name: 'trivial Python class (2 workers), 1 row, Seldon REST', server: 'python-class-2w', path: predictions, body: seldon(1) },
     { name: 'xgboost 200 trees, 1 row, Seldon REST', server: 'xgboost-native', path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     { name: 'xgboost 200 trees, 10k rows x 20, V2 binary', server: 'xgboost-native', path: '/v2/models/xgb/infer', body: xgbRows.body, headers: xgbRows.headers },

@@ -463,8 +463,10 @@ if __name__ == "__main__":
     rng_arg = json.loads(sys.argv[2]) if len(sys.argv) == 3 else None
     payload = parity_payload(model, rng_arg)
     # What the server reports at load either way: the library version and what unpickling warned about
-    # (scikit-learn names the version the model was pickled with).
+    # (scikit-learn names the version the model was pickled with), and the column names it was fitted with.
     payload["estimator"] = type(model).__name__
+    names = getattr(model, "feature_names_in_", None)
+    payload["feature_names"] = [str(n) for n in names] if names is not None else None
     payload["sklearn_version"] = sklearn.__version__
     payload["load_warnings"] = [str(w.message) for w in caught]
     json.dump(payload, sys.stdout)

@@ -5,8 +5,9 @@ server log and cannot corrupt the protocol. A frame is: uint32 LE header length,
 header, then the blob: numeric tensors travel as raw little-endian bytes, never as per-element JSON.
 
 A server supplies a loader module with `load(path, options) -> model`, where the model has `info() -> dict` and
-`infer(inputs: dict[name, ndarray], outputs: list[str], parameters: dict) -> dict[name, array-like]`, and may have
-`call(header, blob) -> (reply header, byte chunks)` for other operations.
+`infer(inputs: dict[name, ndarray], outputs: list[str], parameters: dict) -> dict[name, array-like]` (or a pair:
+that dict and a response parameters dict, when the answer needs describing, e.g. MLServer's content_type), and may
+have `call(header, blob) -> (reply header, byte chunks)` for other operations.
 """
 import importlib.util
 import json
@@ -102,8 +103,12 @@ class Bridge:
         try:
             inputs = decode(header["inputs"], blob)
             results = self.model.infer(inputs, header["outputs"], header.get("parameters") or {})
+            reply = {}
+            if isinstance(results, tuple):
+                results, reply["parameters"] = results
             out_header, chunks = encode(results)
-            self.send({"ok": out_header}, chunks)
+            reply["ok"] = out_header
+            self.send(reply, chunks)
         except UserError as exc:
             self.fail("bad_input", exc)
         except (ValueError, TypeError, KeyError, IndexError) as exc:

@@ -6,18 +6,22 @@
 import { parseArgs } from 'node:util';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './config/parameters.js';
 import { parseSize, settingsFromEnv } from './config/settings.js';
 import { findPython } from './python/interpreter.js';
 import { runServer } from './run.js';
 import { loadDefinition, SERVERS } from './registry.js';
+import { parseDeployment } from './graph/deployment.js';
+import { deploymentDefinition } from './graph/definition.js';
 
 const USAGE = `usage:
   modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
   modelfleet serve <PythonClass> --model-dir <d>  serve your own class (Model, or package.module.Model) with
                                                   Seldon's language-wrapper contract
+  modelfleet run <deployment.yaml> [options]      run a SeldonDeployment's graphs on this machine
+                                                  (--http-port 8000, --grpc-port 5001, --metrics-port, --host)
   modelfleet train-example <dir>                  train the iris example model into <dir>/model.joblib
 
 serve options (each overrides the environment variable named):
@@ -57,15 +61,9 @@ async function serve(args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new ConfigError(`serve takes one implementation name\n${USAGE}`);
   const def = await loadDefinition(positionals[0]);
   const s = settingsFromEnv();
-  const port = (v: string | undefined, what: string, fallback: number) => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${what} must be a port number, got "${v}"`);
-    return n;
-  };
-  s.httpPort = port(values['http-port'], 'http-port', s.httpPort);
-  if (values['grpc-port'] !== undefined) s.grpcPort = port(values['grpc-port'], 'grpc-port', 9500);
-  s.metricsPort = port(values['metrics-port'], 'metrics-port', s.metricsPort);
+  s.httpPort = portFlag(values['http-port'], 'http-port', s.httpPort);
+  if (values['grpc-port'] !== undefined) s.grpcPort = portFlag(values['grpc-port'], 'grpc-port', 9500);
+  s.metricsPort = portFlag(values['metrics-port'], 'metrics-port', s.metricsPort);
   if (values.host) s.host = values.host;
   if (values['model-uri'] ?? values['model-dir']) s.modelUri = values['model-uri'] ?? values['model-dir'];
   if (values['model-name']) s.modelName = values['model-name'];
@@ -102,9 +100,53 @@ async function trainExample(args: string[]): Promise<void> {
   process.stderr.write(`trained iris LogisticRegression into ${path.join(dir, 'model.joblib')}\n`);
 }
 
+/** `modelfleet run deployment.yaml`: the deployment is checked whole before anything starts. */
+async function runDeployment(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      'http-port': { type: 'string' },
+      'grpc-port': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      host: { type: 'string' },
+      workers: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new ConfigError(`run takes one SeldonDeployment file\n${USAGE}`);
+  const file = path.resolve(positionals[0]);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${positionals[0]}: ${(err as Error).message}`);
+  }
+  const sdep = parseDeployment(text, positionals[0]);
+  const s = settingsFromEnv();
+  // The executor's ports unless the flags or the env say otherwise.
+  s.httpPort = portFlag(values['http-port'], 'http-port', process.env.PREDICTIVE_UNIT_HTTP_SERVICE_PORT ? s.httpPort : 8000);
+  s.grpcPort = portFlag(values['grpc-port'], 'grpc-port', process.env.PREDICTIVE_UNIT_GRPC_SERVICE_PORT ? (s.grpcPort ?? 5001) : 5001);
+  s.metricsPort = portFlag(values['metrics-port'], 'metrics-port', s.metricsPort);
+  if (values.host) s.host = values.host;
+  if (values.workers) s.workers = Number(values.workers) || s.workers;
+  s.modelUri = file;
+  s.modelName = sdep.metadata.name;
+  s.identity.deploymentName = sdep.metadata.name;
+  s.parameters = [];
+  await runServer(deploymentDefinition(sdep), s);
+}
+
+function portFlag(v: string | undefined, what: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${what} must be a port number, got "${v}"`);
+  return n;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'serve') return serve(rest);
+  if (command === 'run') return runDeployment(rest);
   if (command === 'train-example') return trainExample(rest);
   process.stdout.write(USAGE);
   if (command !== undefined && command !== '--help' && command !== '-h' && command !== 'help') process.exit(2);

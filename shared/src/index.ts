@@ -13,6 +13,8 @@ export type { PythonModelInfo, PythonRuntimeOptions } from './python/runtime.js'
 export { findPython, PythonNotFoundError } from './python/interpreter.js';
 export { loadDefinition, SERVERS } from './registry.js';
 export * as native from './native/index.js';
+export type { ServerContext } from './context.js';
+export { jsonValues, ndarrayToTensor, nest } from './codecs/ndarray.js';
 export { NativeRuntime } from './native/runtime.js';
 export { OnnxRuntime } from './onnx/runtime.js';
 export type { OnnxRuntimeOptions } from './onnx/runtime.js';

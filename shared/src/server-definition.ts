@@ -1,6 +1,8 @@
+import type { Express } from 'express';
 import type { ParameterSpec } from './config/parameters.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics/registry.js';
+import type { ServerContext } from './context.js';
 import type { ModelRuntime } from './runtime.js';
 
 export interface RuntimeContext {
@@ -33,6 +35,11 @@ export interface ServerDefinition {
   /** True when these parameters need no model_uri (a proxy: the model lives elsewhere); modelPath is then ''. */
   modelOptional?(params: Record<string, unknown>): boolean;
   createRuntime(ctx: RuntimeContext): Promise<ModelRuntime>;
+  /**
+   * A server's own HTTP routes beside the shared protocols (a format's native API, as MLServer runtimes register
+   * custom handlers), mounted on the REST app before its 404 fallback. They reach the model through ctx.plane.
+   */
+  routes?(app: Express, ctx: ServerContext): void;
 }
 
 export const MODEL_URI_PARAMETER: ParameterSpec = {

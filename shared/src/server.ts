@@ -67,7 +67,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
     serverVersion: VERSION,
     seldonMetadata: () => seldonMetadata(plane, modelPath, settings.modelMetadata),
   };
-  const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes });
+  const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes, routes: def.routes?.bind(def) });
   const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);

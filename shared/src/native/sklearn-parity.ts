@@ -19,6 +19,8 @@ export type SklearnExportResult = ({ export: unknown; probe: SklearnProbe } | { 
   estimator?: string;
   sklearn_version?: string;
   load_warnings?: string[];
+  /** feature_names_in_: the column order the estimator was fitted with, when fitted on a DataFrame. */
+  feature_names?: string[] | null;
 };
 
 /**

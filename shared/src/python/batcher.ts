@@ -1,5 +1,5 @@
 import { unavailable } from '../errors.js';
-import type { Tensor } from '../tensor.js';
+import type { Parameters, Tensor } from '../tensor.js';
 import { arrayCtor, elementCount, type NumericArray } from '../tensor.js';
 
 /** One request waiting for a Python process. */
@@ -7,7 +7,7 @@ export interface Job {
   inputs: Tensor[];
   outputs: string[];
   parameters: Record<string, unknown>;
-  resolve: (outputs: Tensor[]) => void;
+  resolve: (answer: { outputs: Tensor[]; parameters?: Parameters }) => void;
   reject: (err: unknown) => void;
   /** Set when the job must run alone. */
   solo?: boolean;

@@ -3,8 +3,8 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** Python module name -> the Debian package and the pip name that provide it. */
-const PROVIDERS: Record<string, { apt: string; pip: string }> = {
+/** Python module name -> the Debian package (none for libraries Debian does not ship) and the pip name. */
+const PROVIDERS: Record<string, { apt?: string; pip: string }> = {
   sklearn: { apt: 'python3-sklearn', pip: 'scikit-learn' },
   numpy: { apt: 'python3-numpy', pip: 'numpy' },
   joblib: { apt: 'python3-joblib', pip: 'joblib' },
@@ -14,6 +14,11 @@ const PROVIDERS: Record<string, { apt: string; pip: string }> = {
   yaml: { apt: 'python3-yaml', pip: 'pyyaml' },
   torch: { apt: 'python3-torch', pip: 'torch' },
   grpc: { apt: 'python3-grpcio', pip: 'grpcio' },
+  cloudpickle: { apt: 'python3-cloudpickle', pip: 'cloudpickle' },
+  lightgbm: { pip: 'lightgbm' },
+  tensorflow: { pip: 'tensorflow' },
+  keras: { pip: 'keras' },
+  mlflow: { pip: 'mlflow' },
 };
 
 export interface PythonInterpreter {
@@ -24,11 +29,13 @@ export interface PythonInterpreter {
 export class PythonNotFoundError extends Error {
   constructor(readonly modules: string[], readonly tried: Array<{ bin: string; problem: string }>) {
     const need = modules.map((m) => PROVIDERS[m] ?? { apt: `python3-${m}`, pip: m });
+    const pip = `pip install ${need.map((n) => n.pip).join(' ')}`;
+    // apt only when Debian packages every one of them; otherwise pip is the one command that works.
+    const install = need.every((n) => n.apt) ? `apt-get install -y ${need.map((n) => n.apt).join(' ')}  (or: ${pip})` : pip;
     super(
       `No usable Python interpreter: need ${modules.length ? `the module(s) ${modules.join(', ')}` : 'python3'}.\n` +
         tried.map((t) => `  ${t.bin}: ${t.problem}`).join('\n') +
-        `\nInstall with: apt-get install -y ${need.map((n) => n.apt).join(' ')}` +
-        `  (or: pip install ${need.map((n) => n.pip).join(' ')}), or point PYTHON_BIN at an interpreter that has them.`,
+        `\nInstall with: ${install}, or point PYTHON_BIN at an interpreter that has them.`,
     );
     this.name = 'PythonNotFoundError';
   }

@@ -35,6 +35,12 @@ export interface PythonRuntimeOptions {
   log: Logger;
 }
 
+/** A Python call's outputs, and the response parameters the loader attached (if any). */
+interface Answer {
+  outputs: Tensor[];
+  parameters?: Parameters;
+}
+
 /** Serves a model through a pool of Python processes: the universal fallback engine. */
 export class PythonRuntime implements ModelRuntime {
   private pool?: PythonPool;
@@ -80,11 +86,12 @@ export class PythonRuntime implements ModelRuntime {
     if (nFeatures && first.shape.length === 2 && first.shape[1] !== nFeatures) {
       throw badInput(`expected ${nFeatures} features per row, got ${first.shape[1]}`);
     }
-    const result = new Promise<Tensor[]>((resolve, reject) => {
+    const result = new Promise<Answer>((resolve, reject) => {
       this.queue.push({ inputs: request.inputs, outputs, parameters: request.parameters ?? {}, resolve, reject });
     });
     this.dispatch();
-    return { id: request.id, outputs: await result };
+    const answer = await result;
+    return { id: request.id, outputs: answer.outputs, ...(answer.parameters ? { parameters: answer.parameters } : {}) };
   }
 
   /** Hands queued work to idle processes, merging what can share a call. */
@@ -100,7 +107,7 @@ export class PythonRuntime implements ModelRuntime {
     }
   }
 
-  private async call(proc: PythonProcess, inputs: Tensor[], outputs: string[], parameters: Record<string, unknown>): Promise<Tensor[]> {
+  private async call(proc: PythonProcess, inputs: Tensor[], outputs: string[], parameters: Record<string, unknown>): Promise<Answer> {
     const { header, bytes } = packNumeric(inputs);
     const reply = await this.pool!.run(proc, { op: 'infer', inputs: header, outputs, parameters }, bytes);
     const error = reply.header.error as { kind: string; type?: string; message: string } | undefined;
@@ -108,7 +115,9 @@ export class PythonRuntime implements ModelRuntime {
       if (error.kind === 'bad_input') throw badInput(error.message);
       throw internal(`${error.type ?? 'error'}: ${error.message}`);
     }
-    return unpackNumeric(reply.header.ok as FrameTensor[], reply.blob);
+    const answer: Answer = { outputs: unpackNumeric(reply.header.ok as FrameTensor[], reply.blob) };
+    if (reply.header.parameters) answer.parameters = reply.header.parameters as Parameters;
+    return answer;
   }
 
   private async runOne(proc: PythonProcess, job: Job): Promise<void> {
@@ -122,13 +131,16 @@ export class PythonRuntime implements ModelRuntime {
   private async runBatch(proc: PythonProcess, batch: Job[]): Promise<void> {
     const first = batch[0];
     let split: Tensor[][] | undefined;
+    let parameters: Parameters | undefined;
     try {
-      split = splitOutputs(await this.call(proc, [mergeInputs(batch)], first.outputs, first.parameters), batch);
+      const answer = await this.call(proc, [mergeInputs(batch)], first.outputs, first.parameters);
+      split = splitOutputs(answer.outputs, batch);
+      parameters = answer.parameters;
     } catch {
       split = undefined; // one bad request must not fail the others: they go again one by one
     }
     if (split) {
-      batch.forEach((job, i) => job.resolve(split![i]));
+      batch.forEach((job, i) => job.resolve({ outputs: split![i], ...(parameters ? { parameters } : {}) }));
       return;
     }
     for (const job of [...batch].reverse()) this.queue.pushFront(job);

@@ -10,6 +10,8 @@ import { mountV2 } from './v2.js';
 
 export interface RestOptions {
   maxBodyBytes: number;
+  /** The server definition's own routes (ServerDefinition.routes). */
+  routes?: (app: express.Express, ctx: ServerContext) => void;
 }
 
 /** One HTTP app for every protocol: Seldon, V2 and KServe V1 share the port, as users expect of a drop-in. */
@@ -41,6 +43,7 @@ export function createRestApp(ctx: ServerContext, opts: RestOptions): express.Ex
   mountV2(app, ctx);
   mountKserveV1(app, ctx);
   mountDocs(app, ctx);
+  opts.routes?.(app, ctx);
   app.get('/', (_req, res) => {
     res.json({ status: 'alive' }); // KServe's liveness route
   });

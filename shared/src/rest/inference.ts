@@ -52,11 +52,12 @@ export async function seldonBody(req: IncomingMessage, body: Buffer, query: stri
 const ROUTES: InferenceRoute[] = [
   {
     methods: ['POST', 'GET'],
-    pattern: /^\/(?:predict|api\/v1\.0\/predictions|api\/v0\.1\/predictions)$/,
+    // The ingress-style prefix /seldon/<namespace>/<deployment>/ is accepted as Istio/Ambassador route it.
+    pattern: /^\/(?:seldon\/[^/]+\/[^/]+\/)?(?:predict|api\/v1\.0\/predictions|api\/v0\.1\/predictions)$/,
     protocol: 'seldon',
     endpoint: 'predictions',
     async handle(ctx, req, body, match, query) {
-      if (req.method === 'GET' && match[0] !== '/predict') throw badInput(`use POST for ${match[0]}`);
+      if (req.method === 'GET' && !match[0].endsWith('/predict')) throw badInput(`use POST for ${match[0]}`);
       return json(await seldonPredict(ctx, await seldonBody(req, body, query), true));
     },
   },

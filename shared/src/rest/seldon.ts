@@ -25,7 +25,7 @@ export function mountSeldon(app: Express, ctx: ServerContext): void {
     if (getToo) app.get(paths, handler);
   };
   both(['/send-feedback'], 'feedback', (m) => seldonFeedback(ctx, m));
-  both(['/api/v1.0/feedback', '/api/v0.1/feedback'], 'feedback', (m) => seldonFeedback(ctx, m), false);
+  both(['/api/v1.0/feedback', '/api/v0.1/feedback', '/seldon/:namespace/:deployment/api/v1.0/feedback'], 'feedback', (m) => seldonFeedback(ctx, m), false);
   both('/transform-input', 'transform_input', (m) => seldonTransformInput(ctx, m, true));
   both('/transform-output', 'transform_output', (m) => seldonTransformOutput(ctx, m, true));
   both('/route', 'route', (m) => seldonRoute(ctx, m));
