@@ -12,7 +12,7 @@ const files = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p);
-    else if (name.endsWith('.test.js') && (!filter.length || filter.some((f) => p.includes(f)))) files.push(p);
+    else if (name.endsWith('.test.js') && (!filter.length || filter.some((f) => p.slice(root.length).includes(f)))) files.push(p);
   }
 })(root);
 if (!files.length) {

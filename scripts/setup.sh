@@ -10,7 +10,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then echo "modelfleet needs Node.js >= 20 (found $(node --version))" >&2; exit 1; fi
 
 # Python modules the servers and tests use, with the Debian package that provides each.
-modules=(sklearn:python3-sklearn xgboost:python3-xgboost joblib:python3-joblib onnx:python3-onnx pandas:python3-pandas yaml:python3-yaml grpc:python3-grpcio grpc_tools:python3-grpc-tools)
+modules=(sklearn:python3-sklearn torch:python3-torch xgboost:python3-xgboost joblib:python3-joblib onnx:python3-onnx pandas:python3-pandas yaml:python3-yaml grpc:python3-grpcio grpc_tools:python3-grpc-tools)
 py=${PYTHON_BIN:-/usr/bin/python3}
 missing_pkgs=()
 for m in "${modules[@]}"; do
@@ -30,7 +30,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null
   else
     say "no apt-get: trying pip for the Python packages (${missing_pkgs[*]})"
-    python3 -m pip install --user scikit-learn xgboost joblib onnx pandas pyyaml grpcio grpcio-tools || \
+    python3 -m pip install --user scikit-learn xgboost joblib onnx pandas pyyaml grpcio grpcio-tools torch || \
       say "WARNING: could not install Python packages; the Python engine will report what is missing"
   fi
 fi

@@ -67,8 +67,17 @@ X, y = make_classification(n_samples=20000, n_features=20, random_state=0)
 xgb.XGBClassifier(n_estimators=200, max_depth=6, tree_method='hist').fit(X, y).save_model(sys.argv[1])
 `;
 
+// A small tabular MLP (32 -> 64 -> 64 -> 10, softmax), exported with torch.onnx (Debian's python3-torch).
+const EXPORT_MLP = `
+import sys, torch
+torch.manual_seed(0)
+m = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10), torch.nn.Softmax(dim=1)).eval()
+torch.onnx.export(m, torch.zeros(1, 32), sys.argv[1], input_names=['x'], output_names=['probs'], dynamic_axes={'x': {0: 'n'}, 'probs': {0: 'n'}}, opset_version=13)
+`;
+const MLP_WIDTH = 32;
+
 /** Models are trained here (once, cached under bench/.cache): nothing is downloaded. */
-async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; graphs: string }> {
+async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; graphs: string; mlp: string }> {
   const iris = path.join(ROOT, 'bench/.cache/iris');
   if (!existsSync(path.join(iris, 'model.joblib'))) {
     mkdirSync(iris, { recursive: true });
@@ -95,7 +104,25 @@ async function trainModels(): Promise<{ iris: string; xgb: string; trivial: stri
   for (let i = 4; i >= 1; i--) chain = `{name: hop${i}, implementation: SIMPLE_ROUTER, children: [${chain}]}`;
   writeFileSync(path.join(graphs, 'one.yaml'), sdep('one', leaf));
   writeFileSync(path.join(graphs, 'chain4.yaml'), sdep('chain4', chain));
-  return { iris, xgb: xgbDir, trivial, graphs };
+  const mlp = path.join(ROOT, 'bench/.cache/onnx-mlp');
+  if (!existsSync(path.join(mlp, 'model.onnx'))) {
+    mkdirSync(mlp, { recursive: true });
+    const { findPython } = await import('@modelfleet/shared');
+    const py = await findPython(['torch', 'onnx']);
+    await promisify(execFile)(py.bin, ['-c', EXPORT_MLP, path.join(mlp, 'model.onnx')]);
+  }
+  return { iris, xgb: xgbDir, trivial, graphs, mlp };
+}
+
+/** The ONNX engine's own count of time inside session.run (inline runs), from the model metadata. */
+async function sessionRunStats(url: string, model: string): Promise<{ runs: number; ms: number } | undefined> {
+  try {
+    const md = (await (await fetch(`${url}/v2/models/${model}`)).json()) as { parameters?: { session_runs?: number; session_run_total_ms?: number } };
+    if (md.parameters?.session_runs === undefined) return undefined;
+    return { runs: md.parameters.session_runs, ms: md.parameters.session_run_total_ms ?? 0 };
+  } catch {
+    return undefined;
+  }
 }
 
 const seldonMsg = (n: number) => ({ data: { ndarray: { values: (n === 1 ? [irisRow] : rows(n)).map((r) => ({ listValue: { values: r.map((v) => ({ numberValue: v })) } })) } } });
@@ -145,6 +172,30 @@ async function main(): Promise<void> {
       probe: { path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     },
   ];
+  const mlpRow = Array.from({ length: MLP_WIDTH }, (_, i) => ((i * 37) % 17) / 8 - 1);
+  const mlpSeldon = JSON.stringify({ data: { ndarray: [mlpRow] } });
+  const mlpV2 = JSON.stringify({ inputs: [{ name: 'x', shape: [1, MLP_WIDTH], datatype: 'FP32', data: mlpRow }] });
+  const mlpBin = v2binary(1000, MLP_WIDTH, 'probs');
+  const mlpBin10k = v2binary(10_000, MLP_WIDTH, 'probs');
+  const onnx = (name: string, env?: Record<string, string>): ServerSpec => ({
+    name,
+    args: [CLI, 'serve', 'TENSORFLOW_SERVER', '--model-uri', models.mlp, '--model-name', 'mlp'],
+    env,
+    probe: { path: predictions, body: mlpSeldon },
+  });
+  // Default (requests over the inline budget go to worker threads), everything inline, everything in workers.
+  servers.push(onnx('onnx-mlp'), onnx('onnx-mlp-inline', { MODELFLEET_INLINE_BUDGET_US: '1000000000' }), onnx('onnx-mlp-pool', { MODELFLEET_INLINE_BUDGET_US: '0' }));
+  const mlpGrpc = (server: string): Workload[] => [
+    { name: 'onnx MLP 1 row, Seldon gRPC', server, path: '', body: '', grpc: { method: 'seldon.protos.Model/Predict', request: { data: { tensor: { shape: [1, MLP_WIDTH], values: mlpRow } } } } },
+    { name: 'onnx MLP 1 row, V2 gRPC', server, path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelInfer', request: { model_name: 'mlp', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, MLP_WIDTH], contents: { fp32_contents: mlpRow } }] } } },
+  ];
+  const mlpWorkloads = (server: string, all: boolean): Workload[] => [
+    { name: 'onnx MLP 1 row, Seldon REST', server, path: predictions, body: mlpSeldon },
+    ...(all ? [{ name: 'onnx MLP 1 row, V2 REST', server, path: '/v2/models/mlp/infer', body: mlpV2 }] : []),
+    { name: 'onnx MLP 1000 rows, V2 binary', server, path: '/v2/models/mlp/infer', body: mlpBin.body, headers: mlpBin.headers },
+    { name: 'onnx MLP 10k rows, V2 binary', server, path: '/v2/models/mlp/infer', body: mlpBin10k.body, headers: mlpBin10k.headers },
+    ...(all ? mlpGrpc(server) : []),
+  ];
   const bin = v2binary(25_000);
   const xgbRows = v2binary(10_000, 20, 'booster');
   const v2 = '/v2/models/iris/infer';
@@ -169,9 +220,12 @@ async function main(): Promise<void> {
     { name: 'trivial Python class (2 workers), 1 row, Seldon REST', server: 'python-class-2w', path: predictions, body: seldon(1) },
     { name: 'xgboost 200 trees, 1 row, Seldon REST', server: 'xgboost-native', path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     { name: 'xgboost 200 trees, 10k rows x 20, V2 binary', server: 'xgboost-native', path: '/v2/models/xgb/infer', body: xgbRows.body, headers: xgbRows.headers },
+    ...mlpWorkloads('onnx-mlp', true),
+    ...mlpWorkloads('onnx-mlp-inline', true),
+    ...mlpWorkloads('onnx-mlp-pool', false),
   ].filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only));
 
-  const results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number }> = [];
+  const results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; sessionRun?: SessionRunShare }> = [];
   const memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }> = {};
   let bare: LoadResult | undefined;
   for (const spec of servers) {
@@ -184,19 +238,32 @@ async function main(): Promise<void> {
       const idleMiB = pssMiB(proc.child.pid!);
       for (const w of mine) {
         let r: LoadResult;
+        let before: Awaited<ReturnType<typeof sessionRunStats>>;
         if (w.grpc) {
           const spec = { target: proc.grpcTarget!, ...w.grpc, concurrency: CONNECTIONS };
           await h2load({ ...spec, seconds: WARMUP }, work);
+          before = await sessionRunStats(proc.url, 'mlp');
           r = await h2load({ ...spec, seconds: SECONDS }, work);
         } else {
           const load = { url: `${proc.url}${w.path}`, body: w.body, headers: { 'content-type': 'application/json', ...w.headers }, connections: CONNECTIONS };
           await wrk({ ...load, seconds: WARMUP }, work);
+          before = await sessionRunStats(proc.url, 'mlp');
           r = await wrk({ ...load, seconds: SECONDS }, work);
         }
+        const afterRun = before && (await sessionRunStats(proc.url, 'mlp'));
+        // Share of each request's server time spent in session.run: mean run time against the event loop's time per
+        // request (1/rps: one loop serves them all). Inline runs only; worker runs do not hold the loop.
+        const sessionRun: SessionRunShare | undefined =
+          before && afterRun && afterRun.runs > before.runs
+            ? { meanUs: ((afterRun.ms - before.ms) * 1000) / (afterRun.runs - before.runs), inlineRuns: afterRun.runs - before.runs, shareOfRequest: ((afterRun.ms - before.ms) * 1000) / (afterRun.runs - before.runs) / (1e6 / r.rps) }
+            : undefined;
         if (spec.name === 'bare-node') bare = r;
-        const row = { ...w, ...r, rpsRatio: r.rps / (bare?.rps ?? NaN), p50Ratio: r.p50 / (bare?.p50 ?? NaN), p99Ratio: r.p99 / (bare?.p99 ?? NaN) };
+        const row = { ...w, ...r, rpsRatio: r.rps / (bare?.rps ?? NaN), p50Ratio: r.p50 / (bare?.p50 ?? NaN), p99Ratio: r.p99 / (bare?.p99 ?? NaN), ...(sessionRun ? { sessionRun } : {}) };
         results.push(row);
-        process.stderr.write(`${w.name.padEnd(36)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}\n`);
+        process.stderr.write(
+          `${w.name.padEnd(36)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}` +
+            `${sessionRun ? `  session.run ${sessionRun.meanUs.toFixed(1)} us (${(sessionRun.shareOfRequest * 100).toFixed(0)}% of a request)` : ''}\n`,
+        );
       }
       memory[spec.name] = { coldStartMs, idleMiB, afterLoadMiB: pssMiB(proc.child.pid!) };
     } finally {
@@ -206,8 +273,14 @@ async function main(): Promise<void> {
   report(results, memory);
 }
 
+interface SessionRunShare {
+  meanUs: number;
+  inlineRuns: number;
+  shareOfRequest: number;
+}
+
 function report(
-  results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number }>,
+  results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; sessionRun?: SessionRunShare }>,
   memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }>,
 ): void {
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
@@ -221,6 +294,14 @@ function report(
         `| ${r.name} | ${r.server} | ${r.rps.toFixed(0)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.p99Ratio.toFixed(2)} | ${r.errors} |`,
     ),
     '',
+    ...(results.some((r) => r.sessionRun)
+      ? [
+          '| ONNX workload | server | session.run mean us (inline) | share of a request |',
+          '|---|---|---:|---:|',
+          ...results.filter((r) => r.sessionRun).map((r) => `| ${r.name} | ${r.server} | ${r.sessionRun!.meanUs.toFixed(1)} | ${(r.sessionRun!.shareOfRequest * 100).toFixed(0)}% |`),
+          '',
+        ]
+      : []),
     '| server | cold start to first 200 | idle PSS | PSS after load |',
     '|---|---:|---:|---:|',
     ...Object.entries(memory).map(([k, m]) => `| ${k} | ${(m.coldStartMs / 1000).toFixed(2)} s | ${m.idleMiB.toFixed(0)} MiB | ${m.afterLoadMiB.toFixed(0)} MiB |`),

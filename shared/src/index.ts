@@ -16,3 +16,7 @@ export * as native from './native/index.js';
 export type { ServerContext } from './context.js';
 export { jsonValues, ndarrayToTensor, nest } from './codecs/ndarray.js';
 export { NativeRuntime } from './native/runtime.js';
+export { OnnxRuntime } from './onnx/runtime.js';
+export type { OnnxRuntimeOptions } from './onnx/runtime.js';
+export { findOnnxFile, onnxFileIn } from './onnx/find.js';
+export { ONNX_PARAMETERS, onnxThreads } from './onnx/settings.js';

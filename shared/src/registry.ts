@@ -6,9 +6,10 @@ import { pythonClassDefinition } from './wrapper/definition.js';
 export const SERVERS: Record<string, string> = {
   SKLEARN_SERVER: '@modelfleet/sklearnserver',
   XGBOOST_SERVER: '@modelfleet/xgboostserver',
+  TENSORFLOW_SERVER: '@modelfleet/tensorflowserver',
   MLFLOW_SERVER: '@modelfleet/mlflowserver',
 };
-const ALIASES: Record<string, string> = { sklearn: 'SKLEARN_SERVER', xgboost: 'XGBOOST_SERVER', mlflow: 'MLFLOW_SERVER' };
+const ALIASES: Record<string, string> = { sklearn: 'SKLEARN_SERVER', xgboost: 'XGBOOST_SERVER', tensorflow: 'TENSORFLOW_SERVER', mlflow: 'MLFLOW_SERVER' };
 
 /**
  * A prepackaged implementation by name, or a user's Python class (`Model`, `package.module.Model`) served with

@@ -32,6 +32,8 @@ export interface ServerDefinition {
   anyParameters?: boolean;
   /** The model location when neither MODEL_URI nor model_uri is set. */
   defaultModelUri?: string;
+  /** True when these parameters need no model_uri (a proxy: the model lives elsewhere); modelPath is then ''. */
+  modelOptional?(params: Record<string, unknown>): boolean;
   createRuntime(ctx: RuntimeContext): Promise<ModelRuntime>;
   /**
    * A server's own HTTP routes beside the shared protocols (a format's native API, as MLServer runtimes register

@@ -53,7 +53,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
     ? Object.fromEntries(settings.parameters.map((p) => [p.name, p.value]))
     : resolveParameters(def.implementation, [MODEL_URI_PARAMETER, ...def.parameters], settings.parameters);
   const modelUri = settings.modelUri ?? (def.anyParameters ? undefined : (params.model_uri as string | undefined)) ?? def.defaultModelUri;
-  if (!modelUri) throw new ConfigError(`${def.implementation} needs a model: set MODEL_URI or the model_uri parameter`);
+  if (!modelUri && !def.modelOptional?.(params)) throw new ConfigError(`${def.implementation} needs a model: set MODEL_URI or the model_uri parameter`);
 
   const metrics = new ServerMetrics(settings.identity);
   const plane = new DataPlane({ name: settings.modelName, version: settings.modelVersion }, log);
@@ -93,13 +93,13 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
   }
   log.info(
     `${def.implementation}: HTTP on :${httpPort}, ${grpcPort !== undefined ? `gRPC on :${grpcPort}, ` : ''}` +
-      `metrics on :${metricsPort}${settings.metricsPath}; loading ${modelUri}`,
+      `metrics on :${metricsPort}${settings.metricsPath}; loading ${modelUri ?? '(no model_uri)'}`,
   );
 
   const started = Date.now();
   const ready = (async () => {
     try {
-      modelPath = await fetchModel(modelUri, { log: (m) => log.info(m) });
+      modelPath = modelUri ? await fetchModel(modelUri, { log: (m) => log.info(m) }) : '';
       const runtime = await def.createRuntime({
         modelName: settings.modelName,
         modelVersion: settings.modelVersion,

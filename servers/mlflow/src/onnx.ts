@@ -5,7 +5,7 @@
  * array the single input, a dict the inputs by name; every graph output is answered.
  */
 import path from 'node:path';
-import { badInput, ConfigError } from '@modelfleet/shared';
+import { badInput, onnxThreads, OnnxRuntime } from '@modelfleet/shared';
 import type { ModelRuntime, Parameters, RuntimeContext, Tensor, TensorMetadata } from '@modelfleet/shared';
 import type { Engine, Prediction } from './engines.js';
 import type { MlflowModel } from './mlmodel.js';
@@ -91,13 +91,20 @@ export class OnnxEngine implements Engine {
   }
 }
 
-/**
- * The ONNX engine over `flavors.onnx.data` (older MLflow: onnx_model_path). modelfleet's OnnxRuntime is being built
- * on another branch; until it lands, an onnx model is a start-up error that says so. On merge, construct it here:
- * `return new OnnxEngine(new OnnxRuntime({ ...model path, ctx's name/version/workers/log }), { onnx_file: file })`.
- */
-export function onnxEngine(model: MlflowModel, _ctx: RuntimeContext): Engine {
+/** The ONNX engine (shared OnnxRuntime) over `flavors.onnx.data` (older MLflow: onnx_model_path). */
+export function onnxEngine(model: MlflowModel, ctx: RuntimeContext): Engine {
   const flavor = model.flavors.onnx ?? {};
   const file = path.join(model.root, String(flavor.data ?? flavor.onnx_model_path ?? 'model.onnx'));
-  throw new ConfigError(`onnx flavor needs the ONNX engine, which this build of modelfleet does not include yet (model file ${file})`);
+  const runtime = new OnnxRuntime({
+    modelPath: file,
+    name: ctx.modelName,
+    version: ctx.modelVersion,
+    platform: 'mlflow',
+    ...onnxThreads(),
+    workers: ctx.workers,
+    inlineBudgetUs: ctx.inlineBudgetUs,
+    maxQueue: ctx.maxQueue,
+    log: ctx.log,
+  });
+  return new OnnxEngine(runtime, { onnx_file: file });
 }

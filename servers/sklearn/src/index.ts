@@ -1,8 +1,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, findPython, native, NativeRuntime, PythonRuntime } from '@modelfleet/shared';
+import { ConfigError, findPython, native, NativeRuntime, ONNX_PARAMETERS, PythonRuntime } from '@modelfleet/shared';
 import type { Datatype, ModelRuntime, ProtocolName, PythonModelInfo, RuntimeContext, ServerDefinition, TensorMetadata } from '@modelfleet/shared';
+import { sklearnOnnxFile, sklearnOnnxRuntime } from './onnx.js';
 
 const LOADER = fileURLToPath(new URL('../python/sklearn_loader.py', import.meta.url));
 const WELL_KNOWN = ['model.joblib', 'model.pkl', 'model.pickle'];
@@ -81,10 +82,12 @@ function reportVersions(warnings: string[], log: RuntimeContext['log']): string 
 }
 
 async function createRuntime(ctx: RuntimeContext): Promise<ModelRuntime> {
-  const file = findModelFile(ctx.modelPath);
   const method = String(ctx.params.method);
   const engine = String(ctx.params.engine);
   const predictProba = /^(1|true|yes)$/i.test(process.env.PREDICT_PROBA ?? '');
+  const onnxFile = sklearnOnnxFile(ctx.modelPath, engine);
+  if (onnxFile) return sklearnOnnxRuntime(onnxFile, ctx, method, predictProba);
+  const file = findModelFile(ctx.modelPath);
   // Seldon answers the `method` parameter; V2 answers predict unless outputs are named (MLServer); KServe V1
   // answers predict unless PREDICT_PROBA=true (KServe's sklearnserver).
   const defaultOutputs = (protocol: ProtocolName) =>
@@ -206,10 +209,12 @@ export const definition: ServerDefinition = {
     {
       name: 'engine',
       type: 'STRING',
-      description: 'auto: native when the estimator exports and matches scikit-learn on a probe batch, else Python',
+      description:
+        'auto: ONNX when the folder holds an .onnx file and no pickle; else native when the estimator exports and matches scikit-learn on a probe batch, else Python',
       default: 'auto',
-      choices: ['auto', 'native', 'python'],
+      choices: ['auto', 'native', 'python', 'onnx'],
     },
+    ...ONNX_PARAMETERS,
   ],
   createRuntime,
 };

@@ -58,6 +58,8 @@ export function decodeSeldonMessage(msg: unknown): SeldonInput {
       throw badInput('"data" holds none of ndarray, tensor, tftensor');
     }
     if (tensor.shape.length === 1) tensor.shape = [1, tensor.shape[0]];
+    // Column names travel with the tensor: runtimes with several named inputs (ONNX) feed columns by name.
+    if (names.length) tensor.parameters = { ...tensor.parameters, names };
     return { form, names, tensor, meta };
   }
   if (m.jsonData !== undefined) return { form: 'jsonData', names: [], jsonData: m.jsonData, meta };
