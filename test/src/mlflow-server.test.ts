@@ -3,15 +3,12 @@
 // /invocations form; the version report and strict; start-up errors for flavors this machine cannot serve.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as shared from '@modelfleet/shared';
 import { pythonGrpc } from './helpers/grpc-python.js';
 import { assertClose } from './helpers/models.js';
 import { mlflowModels, type MlflowFixtures } from './helpers/mlflow-models.js';
 import { CLI, postJson, runToExit, serveCli, waitReady, type ServerProcess } from './helpers/server.js';
 
 // The ONNX engine is built on another branch; servers/mlflow/src/onnx.ts is where it gets connected.
-const ONNX_ENGINE = 'OnnxRuntime' in shared;
-const NO_ONNX_ENGINE = 'the ONNX engine (OnnxRuntime, branch onnx) is not in @modelfleet/shared yet; servers/mlflow/src/onnx.ts connects it';
 
 let fx: MlflowFixtures;
 before(async () => {
@@ -423,12 +420,6 @@ describe('flavors this machine cannot serve: start-up errors that say why', () =
       MODELFLEET_HOST: '127.0.0.1',
     });
 
-  test('onnx: needs the ONNX engine', { skip: ONNX_ENGINE ? 'this build has the ONNX engine' : false }, async () => {
-    const { code, output } = await run('onnx');
-    assert.equal(code, 1, output);
-    assert.match(output, /onnx flavor needs the ONNX engine/);
-  });
-
   test('lightgbm: names the missing package and the install command', async () => {
     const { code, output } = await run('lightgbm');
     assert.equal(code, 1, output);
@@ -437,7 +428,7 @@ describe('flavors this machine cannot serve: start-up errors that say why', () =
   });
 });
 
-describe('onnx model (ONNX engine)', { skip: ONNX_ENGINE ? false : NO_ONNX_ENGINE }, () => {
+describe('onnx model (ONNX engine)', () => {
   const { s } = serve('onnx');
   const rows = () => fx.expected.onnx.rows as number[][];
 
