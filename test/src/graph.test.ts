@@ -202,6 +202,34 @@ ${container('post', 'Post')}${container('prep', 'Prep')}${container('router', 'R
     assert.deepEqual(lines(`${dir}/remote.log`), [{ node: 'remote', reward: 0.25 }]);
   });
 
+  test('a node reached over gRPC (endpoint type GRPC) predicts and takes feedback', async () => {
+    const grpcPort = remote.grpcTarget!.split(':')[1];
+    const viaGrpc = await run(
+      dir,
+      `apiVersion: machinelearning.seldon.io/v1
+kind: SeldonDeployment
+metadata: {name: viagrpc}
+spec:
+  predictors:
+  - name: p
+    graph:
+      name: remote
+      endpoint: {service_host: 127.0.0.1, service_port: ${grpcPort}, type: GRPC}
+`,
+    );
+    try {
+      const before = lines(`${dir}/remote.log`).length;
+      const r = await postJson(`${viaGrpc.url}/api/v1.0/predictions`, { data: { tensor: { shape: [2, 4], values: [1, 2, 3, 4, 5, 6, 7, 8] } } });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.data.tensor, { shape: [2, 3], values: [0.3, 0.1, 0.7, 0.3, 0.1, 0.7] });
+      const fb = await postJson(`${viaGrpc.url}/api/v1.0/feedback`, { request: { data: { ndarray: [[1, 2, 3, 4]] } }, response: r.json, reward: 3 });
+      assert.equal(fb.status, 200, fb.text);
+      assert.deepEqual(lines(`${dir}/remote.log`).slice(before), [{ node: 'remote', reward: 3 }]);
+    } finally {
+      await viaGrpc.stop();
+    }
+  });
+
   test('executor metrics: server requests per predictor and client calls per node', async () => {
     const text = await (await fetch(`${server.metricsUrl}/prometheus`)).text();
     assert.match(text, /^seldon_api_executor_server_requests_seconds_count\{[^}]*deployment_name="mixed"[^}]*predictor_name="main"[^}]*service="predictions"[^}]*code="200"[^}]*\} \d+/m);
