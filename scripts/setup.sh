@@ -9,13 +9,21 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then echo "modelfleet needs Node.js >= 20 (found $(node --version))" >&2; exit 1; fi
 
-# Python modules the servers and tests use, with the Debian package that provides each.
-modules=(sklearn:python3-sklearn torch:python3-torch xgboost:python3-xgboost joblib:python3-joblib onnx:python3-onnx pandas:python3-pandas yaml:python3-yaml grpc:python3-grpcio grpc_tools:python3-grpc-tools)
+# Python modules the servers use, with the Debian package that provides each; `--dev` adds what only the tests and
+# benchmarks need (torch alone pulls several hundred MB, which a user serving a model should not wait for).
+modules=(sklearn:python3-sklearn xgboost:python3-xgboost joblib:python3-joblib pandas:python3-pandas yaml:python3-yaml)
+pip_names=(scikit-learn xgboost joblib pandas pyyaml)
+if [ "${1:-}" = "--dev" ]; then
+  modules+=(onnx:python3-onnx torch:python3-torch grpc:python3-grpcio grpc_tools:python3-grpc-tools)
+  pip_names+=(onnx torch grpcio grpcio-tools)
+fi
 py=${PYTHON_BIN:-/usr/bin/python3}
 missing_pkgs=()
+# One interpreter start for all checks, and find_spec rather than import (importing torch alone takes seconds).
+missing_mods=$("$py" -c 'import importlib.util, sys; print(" ".join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))' "${modules[@]%%:*}" 2>/dev/null || echo "${modules[*]%%:*}")
 for m in "${modules[@]}"; do
   mod=${m%%:*}; pkg=${m#*:}
-  "$py" -c "import $mod" >/dev/null 2>&1 || missing_pkgs+=("$pkg")
+  if [[ " $missing_mods " == *" $mod "* ]]; then missing_pkgs+=("$pkg"); fi
 done
 if ! command -v wrk >/dev/null 2>&1; then missing_pkgs+=(wrk); fi
 if ! command -v h2load >/dev/null 2>&1; then missing_pkgs+=(nghttp2-client); fi
@@ -30,7 +38,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null
   else
     say "no apt-get: trying pip for the Python packages (${missing_pkgs[*]})"
-    python3 -m pip install --user scikit-learn xgboost joblib onnx pandas pyyaml grpcio grpcio-tools torch || \
+    python3 -m pip install --user "${pip_names[@]}" || \
       say "WARNING: could not install Python packages; the Python engine will report what is missing"
   fi
 fi
