@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { tftensorToTensor } from '@modelfleet/shared/codecs/tftensor';
 import { decodeRaw, encodeRaw } from '@modelfleet/shared/codecs/raw';
 import { decodeV2Request } from '@modelfleet/shared/codecs/v2';
+import { ndarrayToTensor } from '@modelfleet/shared/codecs/ndarray';
 
 test('tftensor int64_val beyond 2^53 is read exactly', () => {
   const t = tftensorToTensor({ dtype: 'DT_INT64', tensorShape: { dim: [{ size: '2' }] }, int64Val: ['9007199254740993', '-5'] }, 'x');
@@ -25,4 +26,24 @@ test('V2 JSON: INT64 data must be integers, BOOL true/false, nested data flatten
   assert.deepEqual(Array.from(r.inputs[0].data as BigInt64Array), [1n, 2n, 3n, 4n]);
   assert.deepEqual(Array.from(r.inputs[1].data as Uint8Array), [1, 0]);
   assert.throws(() => decodeV2Request(Buffer.from(JSON.stringify({ inputs: [{ name: 'a', shape: [1], datatype: 'INT64', data: [1.5] }] }))), /must be integers/);
+});
+
+test('ndarray: rows of numbers take the direct Float64Array path, everything else the general one, same answers', () => {
+  const t = (v: unknown) => {
+    try {
+      const r = ndarrayToTensor(v, 'x');
+      return [r.datatype, r.shape, Array.from(r.data as ArrayLike<unknown>, (x) => (typeof x === 'number' && Number.isNaN(x) ? 'NaN' : x))];
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  assert.deepEqual(t([[1, 2.5], [3, -4]]), ['FP64', [2, 2], [1, 2.5, 3, -4]]);
+  assert.deepEqual(t([[1, null]]), ['FP64', [1, 2], [1, 'NaN']]);
+  assert.deepEqual(t([[1, 'a']]), ['BYTES', [1, 2], ['1', 'a']]);
+  assert.deepEqual(t([[true, false]]), ['BOOL', [1, 2], [1, 0]]);
+  assert.deepEqual(t([[[1, 2]], [[3, 4]]]), ['FP64', [2, 1, 2], [1, 2, 3, 4]]);
+  assert.deepEqual(t([1, 2, 3]), ['FP64', [3], [1, 2, 3]]);
+  assert.match(String(t([[1, 2], [3]])), /not rectangular/);
+  assert.match(String(t([[1, 2], 3])), /not rectangular/);
+  assert.match(String(t([[1, {}]])), /elements must be numbers, strings or booleans/);
 });
