@@ -87,8 +87,6 @@ export class PrepackagedComponent implements SeldonComponent {
     if (!input.tensor) {
       throw badInput(`Invalid request data type: this server needs data.ndarray, data.tensor or data.tftensor, got ${input.form}`);
     }
-    // data.names travel with the tensor: runtimes that take named columns (MLflow) need them, others ignore them.
-    if (input.names.length) input.tensor.parameters = { ...input.tensor.parameters, names: input.names };
     const response = await this.ctx.plane.infer({ inputs: [input.tensor] }, 'seldon');
     return { data: encodeSeldonData(response.outputs[0], input.form, options?.rawJson ?? false), meta: responseMeta(input.meta, this.ctx.unit) };
   }
