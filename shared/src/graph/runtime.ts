@@ -106,8 +106,9 @@ export class DeploymentRuntime implements ModelRuntime {
         const def = await loadDefinition(kind.implementation);
         const resolved = resolveParameters(`${kind.implementation} (${where})`, [MODEL_URI_PARAMETER, ...def.parameters], params);
         const uri = unit.modelUri ?? (resolved.model_uri as string | undefined);
-        if (!uri) throw new ServingError('bad_input', `${where}: ${kind.implementation} needs a modelUri`);
-        const modelPath = await fetchModel(this.resolveUri(uri), { log: (m) => ctx.log.info(`${unit.name}: ${m}`) });
+        // A proxy (TENSORFLOW_SERVER with rest_endpoint) has its model elsewhere.
+        if (!uri && !def.modelOptional?.(resolved)) throw new ServingError('bad_input', `${where}: ${kind.implementation} needs a modelUri`);
+        const modelPath = uri ? await fetchModel(this.resolveUri(uri), { log: (m) => ctx.log.info(`${unit.name}: ${m}`) }) : '';
         const unitId = { id: unit.name, image: def.image };
         const runtime = await def.createRuntime({ ...ctx, modelName: unit.name, modelVersion: undefined, modelPath, params: resolved, unit: unitId });
         await runtime.load();
