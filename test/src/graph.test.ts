@@ -349,11 +349,12 @@ spec:
 });
 
 describe('learning routers', () => {
-  test('EPSILON_GREEDY learns from feedback rewards to send most traffic to the better branch', async () => {
-    const dir = workdir();
-    const server = await run(
-      dir,
-      `apiVersion: machinelearning.seldon.io/v1
+  for (const [implementation, params] of [['EPSILON_GREEDY', '[{name: epsilon, value: "0.1", type: FLOAT}]'], ['THOMPSON_SAMPLING', '[]']]) {
+    test(`${implementation} learns from feedback rewards to send most traffic to the better branch`, async () => {
+      const dir = workdir();
+      const server = await run(
+        dir,
+        `apiVersion: machinelearning.seldon.io/v1
 kind: SeldonDeployment
 metadata: {name: bandit}
 spec:
@@ -361,30 +362,31 @@ spec:
   - name: p
     graph:
       name: bandit
-      implementation: EPSILON_GREEDY
-      parameters: [{name: epsilon, value: "0.1", type: FLOAT}]
+      implementation: ${implementation}
+      parameters: ${params}
       children:
       - {name: poor, implementation: SIMPLE_MODEL}
       - {name: good, implementation: SIMPLE_MODEL}
 `,
-    );
-    try {
-      const chosen: string[] = [];
-      for (let i = 0; i < 300; i++) {
-        const r = await postJson(`${server.url}/api/v1.0/predictions`, { data: { ndarray: [[1]] } });
-        const branch = Object.keys(r.json.meta.requestPath)[0];
-        chosen.push(branch);
-        const fb = await postJson(`${server.url}/api/v1.0/feedback`, { response: r.json, reward: branch === 'good' ? 1 : 0 });
-        assert.equal(fb.status, 200, fb.text);
+      );
+      try {
+        const chosen: string[] = [];
+        for (let i = 0; i < 300; i++) {
+          const r = await postJson(`${server.url}/api/v1.0/predictions`, { data: { ndarray: [[1]] } });
+          const branch = Object.keys(r.json.meta.requestPath)[0];
+          chosen.push(branch);
+          const fb = await postJson(`${server.url}/api/v1.0/feedback`, { response: r.json, reward: branch === 'good' ? 1 : 0 });
+          assert.equal(fb.status, 200, fb.text);
+        }
+        const late = chosen.slice(200);
+        const good = late.filter((b) => b === 'good').length / late.length;
+        assert.ok(good > 0.8, `share of the better branch in the last 100: ${good}`);
+        assert.ok(chosen.includes('poor'), 'it explored');
+      } finally {
+        await server.stop();
       }
-      const late = chosen.slice(200);
-      const good = late.filter((b) => b === 'good').length / late.length;
-      assert.ok(good > 0.8, `share of the better branch in the last 100: ${good}`);
-      assert.ok(chosen.includes('poor'), 'it explored');
-    } finally {
-      await server.stop();
-    }
-  });
+    });
+  }
 });
 
 describe('validation before anything starts', () => {
