@@ -7,9 +7,9 @@ import { parseAllDocuments } from 'yaml';
 import { ConfigError, convertParameter } from '../config/parameters.js';
 import { SERVERS } from '../registry.js';
 
-export const NODE_TYPES = ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER', 'ROUTER', 'COMBINER'] as const;
+const NODE_TYPES = ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER', 'ROUTER', 'COMBINER'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
-export const METHODS = ['TRANSFORM_INPUT', 'TRANSFORM_OUTPUT', 'ROUTE', 'AGGREGATE', 'SEND_FEEDBACK'] as const;
+const METHODS = ['TRANSFORM_INPUT', 'TRANSFORM_OUTPUT', 'ROUTE', 'AGGREGATE', 'SEND_FEEDBACK'] as const;
 export type Method = (typeof METHODS)[number];
 /** Units the executor runs itself: Seldon's built-ins, and learning routers beyond Seldon. */
 export const BUILTINS: Record<string, NodeType> = {

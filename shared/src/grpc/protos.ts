@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Options } from '@grpc/proto-loader';
 
 /** Our .proto files (seldon.protos, inference, tensorflow TensorProto). */
-export const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
+const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
 
 /** How every server and client here loads them: field names as written, int64 as strings, bytes as Buffers. */
 export const PROTO_OPTIONS: Options = {

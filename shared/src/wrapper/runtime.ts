@@ -11,7 +11,7 @@ import type { NumericArray, Tensor } from '../tensor.js';
 import { jsonValues, nest, ndarrayToTensor } from '../codecs/ndarray.js';
 import { Blob, fromReply, replyTensor, toFrame, type HookReply } from './frames.js';
 
-export const USER_MODEL_LOADER = fileURLToPath(new URL('../../python/modelfleet_user_model.py', import.meta.url));
+const USER_MODEL_LOADER = fileURLToPath(new URL('../../python/modelfleet_user_model.py', import.meta.url));
 
 export interface UserModelOptions {
   /** `Model` (class Model in Model.py) or `package.module.Class`, as Seldon's MODEL_NAME / interface name. */
