@@ -20,7 +20,8 @@ const EXIT_LOAD = 1;
 export async function runServer(def: ServerDefinition, settings: Settings): Promise<void> {
   if (settings.httpProcesses > 1 && cluster.isPrimary) return runPrimary(def, settings);
   const metricsPort = Number(process.env.MODELFLEET_CLUSTER_METRICS_PORT);
-  await runOne(def, settings, cluster.isWorker ? { clusterWorker: { metricsPort } } : {});
+  const bindAfterLoad = process.env.MODELFLEET_CLUSTER_BIND_EARLY !== '1';
+  await runOne(def, settings, cluster.isWorker ? { clusterWorker: { metricsPort, bindAfterLoad } } : {});
 }
 
 /** A server package's container entry point: the env contract only, no flags. */
@@ -72,7 +73,10 @@ async function runPrimary(def: ServerDefinition, settings: Settings): Promise<vo
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   log.info(`${settings.httpProcesses} server processes share the HTTP port; metrics of all on :${metricsPort}${settings.metricsPath}`);
   let stopping = false;
-  const fork = () => cluster.fork({ MODELFLEET_CLUSTER_METRICS_PORT: String(metricsPort) });
+  // The first server binds at once so probes get answers while it loads; the others (and replacements) join the
+  // shared ports only when their model is loaded.
+  let forked = 0;
+  const fork = () => cluster.fork({ MODELFLEET_CLUSTER_METRICS_PORT: String(metricsPort), MODELFLEET_CLUSTER_BIND_EARLY: forked++ === 0 ? '1' : '0' });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {

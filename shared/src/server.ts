@@ -39,8 +39,12 @@ function listen(server: http.Server, port: number, host: string): Promise<number
 }
 
 export interface StartOptions {
-  /** In a cluster worker the primary serves the metrics port, aggregating every worker's registry. */
-  clusterWorker?: { metricsPort: number };
+  /**
+   * In a cluster worker the primary serves the metrics port, aggregating every worker's registry. Every worker but
+   * the first binds its ports only once its model is loaded: connections are shared among the processes that
+   * listen, and one still loading would answer 503 to its share while the others are ready.
+   */
+  clusterWorker?: { metricsPort: number; bindAfterLoad: boolean };
 }
 
 /**
@@ -71,31 +75,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
   const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);
-  const httpPort = await listen(httpServer, settings.httpPort, settings.host);
-  let metricsPort = options.clusterWorker?.metricsPort ?? 0;
-  try {
-    if (metricsServer) metricsPort = await listen(metricsServer, settings.metricsPort, settings.host);
-  } catch (err) {
-    httpServer.close();
-    throw err;
-  }
-  let grpcServer: GrpcServer | undefined;
-  let grpcPort: number | undefined;
-  if (settings.grpcPort !== undefined) {
-    grpcServer = createGrpcServer(ctx, settings.grpcMaxMessageBytes);
-    try {
-      grpcPort = await grpcServer.bind(settings.host, settings.grpcPort);
-    } catch (err) {
-      httpServer.close();
-      metricsServer?.close();
-      throw err;
-    }
-  }
-  log.info(
-    `${def.implementation}: HTTP on :${httpPort}, ${grpcPort !== undefined ? `gRPC on :${grpcPort}, ` : ''}` +
-      `metrics on :${metricsPort}${settings.metricsPath}; loading ${modelUri ?? '(no model_uri)'}`,
-  );
-
+  const grpcServer: GrpcServer | undefined = settings.grpcPort !== undefined ? createGrpcServer(ctx, settings.grpcMaxMessageBytes) : undefined;
   const started = Date.now();
   const ready = (async () => {
     try {
@@ -126,6 +106,38 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
     }
   })();
   ready.catch(() => {}); // callers decide what a failed load means; never an unhandled rejection
+  if (options.clusterWorker?.bindAfterLoad) {
+    log.info(`${def.implementation}: loading ${modelUri ?? '(no model_uri)'} before taking a share of the ports`);
+    try {
+      await ready;
+    } catch {
+      // Nothing bound: the caller sees the failed load through `ready` and stops.
+      const none = async () => {};
+      return { httpPort: 0, metricsPort: options.clusterWorker.metricsPort, plane, ready, stop: none };
+    }
+  }
+  const httpPort = await listen(httpServer, settings.httpPort, settings.host);
+  let metricsPort = options.clusterWorker?.metricsPort ?? 0;
+  try {
+    if (metricsServer) metricsPort = await listen(metricsServer, settings.metricsPort, settings.host);
+  } catch (err) {
+    httpServer.close();
+    throw err;
+  }
+  let grpcPort: number | undefined;
+  if (grpcServer) {
+    try {
+      grpcPort = await grpcServer.bind(settings.host, settings.grpcPort!);
+    } catch (err) {
+      httpServer.close();
+      metricsServer?.close();
+      throw err;
+    }
+  }
+  log.info(
+    `${def.implementation}: HTTP on :${httpPort}, ${grpcPort !== undefined ? `gRPC on :${grpcPort}, ` : ''}` +
+      `metrics on :${metricsPort}${settings.metricsPath}; ${plane.ready ? 'model loaded' : `loading ${modelUri ?? '(no model_uri)'}`}`,
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { assertClose, IRIS_ROWS } from './helpers/models.js';
@@ -12,6 +13,19 @@ import { postJson, REPO, runToExit, serveCli, spawnServer, waitReady, type Serve
 
 const MICROSERVICE = `${REPO}shared/dist/microservice.js`;
 const params = (list: Array<[string, unknown, string]>) => JSON.stringify(list.map(([name, value, type]) => ({ name, value, type })));
+
+/** A POST on a connection of its own. */
+function postFresh(url: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 function folder(files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-class-'));
@@ -463,6 +477,36 @@ describe('start-up', () => {
       assert.equal((await fetch(`${server.url}/health/status`)).status, 200);
     } finally {
       await server.stop();
+    }
+  });
+
+  test('MODELFLEET_HTTP_PROCESSES=2: a process still loading takes no share of the port, so no request sees a 503', async () => {
+    // The second process to load sleeps 4 s; answers carry the PID of the process that served them.
+    const dir = folder({
+      'Pid.py': `import os, time
+class Pid:
+    def load(self):
+        try:
+            os.close(os.open("first", os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            time.sleep(4)
+    def predict(self, X, names):
+        return [[os.getppid()]]
+`,
+    });
+    const server = await serveCli(['Pid', '--model-dir', dir, '--workers', '1'], { MODELFLEET_HTTP_PROCESSES: '2' });
+    try {
+      await waitReady(server);
+      const early = await Promise.all(Array.from({ length: 40 }, () => postJson(`${server.url}/api/v1.0/predictions`, { data: { ndarray: [[1]] } })));
+      assert.deepEqual([...new Set(early.map((r) => r.status))], [200], early.find((r) => r.status !== 200)?.text);
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (server.logs().match(/ready in/g) ?? []).length < 2) await new Promise((r) => setTimeout(r, 100));
+      // New connections are shared among the listening processes (kept-alive ones stay where they are).
+      const pids = new Set<number>();
+      for (let i = 0; i < 40 && pids.size < 2; i++) pids.add(JSON.parse(await postFresh(`${server.url}/api/v1.0/predictions`, '{"data":{"ndarray":[[1]]}}')).data.ndarray[0][0]);
+      assert.equal(pids.size, 2, 'both processes serve once both are loaded');
+    } finally {
+      assert.equal(await server.stop(), 0, server.logs());
     }
   });
 
