@@ -249,9 +249,6 @@ class UserModel:
             return {"kind": "strData", "value": "not implemented - assuming healthy" if base else "healthy"}, []
         return self.encode("health_status", self.obj.health_status(), [], "class")
 
-    def op_metadata(self, header, blob):
-        return {"kind": "jsonData", "value": self.info()["init_metadata"]}, []
-
     # --- results -------------------------------------------------------------------------------------------
     def optional(self, name, default=None):
         if not defined(self.obj, name):
