@@ -19,8 +19,10 @@ const CLI = path.join(ROOT, 'shared/dist/cli.js');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const SECONDS = quick ? 3 : 10;
+const SECONDS = quick ? 2 : 10;
 const WARMUP = quick ? 1 : 3;
+/** Servers that exist to compare a setting (inline vs worker threads, one vs two processes), not to measure a server. */
+const ABLATIONS = new Set(['sklearn-native-no-inline', 'sklearn-native-2proc', 'onnx-mlp-inline', 'onnx-mlp-pool']);
 const CONNECTIONS = 16;
 const work = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-bench-'));
 
@@ -223,7 +225,10 @@ async function main(): Promise<void> {
     ...mlpWorkloads('onnx-mlp', true),
     ...mlpWorkloads('onnx-mlp-inline', true),
     ...mlpWorkloads('onnx-mlp-pool', false),
-  ].filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only));
+  ]
+    .filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only))
+    // --quick (under two minutes) leaves out the ablation servers unless --only asks for them.
+    .filter((w) => !quick || only || !ABLATIONS.has(w.server));
 
   const results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; sessionRun?: SessionRunShare }> = [];
   const memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }> = {};
