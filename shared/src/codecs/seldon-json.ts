@@ -122,6 +122,22 @@ export function responseMeta(request: SeldonMeta, unit?: { id: string; image: st
   return meta;
 }
 
+/** Meta of an answer built from several messages (aggregate): tags and request paths merged, metrics concatenated,
+ * the first message's puid. */
+export function mergeMeta(metas: readonly SeldonMeta[]): SeldonMeta {
+  const out: SeldonMeta = {};
+  for (const m of metas) {
+    if (m.tags) out.tags = { ...out.tags, ...m.tags };
+    if (m.requestPath) out.requestPath = { ...out.requestPath, ...m.requestPath };
+    if (m.metrics?.length) out.metrics = [...(out.metrics ?? []), ...m.metrics];
+    if (m.puid && !out.puid) out.puid = m.puid;
+  }
+  return out;
+}
+
+/** The data of an answer with nothing in it (feedback acknowledgements), as Seldon's wrapper writes it. */
+export const emptyData = () => ({ names: [] as string[], tensor: { shape: [0], values: [] as number[] } });
+
 /** Seldon's failure body: code is always -1 and status the FAILURE flag 1, as the Python wrapper answers. */
 export function seldonErrorBody(info: string, reason: string): Record<string, unknown> {
   return { status: { code: -1, info, reason, status: 1 } };

@@ -73,9 +73,15 @@ function grpcMaxMessage(env: NodeJS.ProcessEnv): number {
   return annotated ? parseSize(annotated, 'seldon.io/grpc-max-message-size') : 256 * 1024 ** 2;
 }
 
+/** An image reference as Seldon splits it for labels and metadata: name, and the tag after the last colon. */
+export function splitImage(image: string): { name: string; version?: string } {
+  const colon = image.lastIndexOf(':');
+  return colon > 0 ? { name: image.slice(0, colon), version: image.slice(colon + 1) } : { name: image };
+}
+
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
   const image = env.PREDICTIVE_UNIT_IMAGE ?? '';
-  const colon = image.lastIndexOf(':');
+  const { name: imageName, version: imageVersion } = splitImage(image);
   let predictorVersion = 'NOT_IMPLEMENTED';
   if (env.PREDICTOR_LABELS) {
     try {
@@ -108,8 +114,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
       predictorName: env.PREDICTOR_ID ?? 'NOT_IMPLEMENTED',
       predictorVersion,
       modelName: unitId ?? 'NOT_IMPLEMENTED',
-      modelImage: colon > 0 ? image.slice(0, colon) : image || 'NOT_IMPLEMENTED',
-      modelVersion: colon > 0 ? image.slice(colon + 1) : 'NOT_IMPLEMENTED',
+      modelImage: imageName || 'NOT_IMPLEMENTED',
+      modelVersion: imageVersion ?? 'NOT_IMPLEMENTED',
     },
     unit: unitId ? { id: unitId, image } : undefined,
     modelMetadata: env.MODEL_METADATA,

@@ -4,7 +4,7 @@
  * that always picks its first child, and an element-wise mean. Beyond Seldon: EPSILON_GREEDY and THOMPSON_SAMPLING
  * routers that learn from the rewards of the feedback sent back along the route they chose.
  */
-import { decodeSeldonMessage, encodeSeldonData, responseMeta, type SeldonMeta } from '../codecs/seldon-json.js';
+import { decodeSeldonMessage, emptyData, encodeSeldonData, mergeMeta, responseMeta, type SeldonMeta } from '../codecs/seldon-json.js';
 import { badInput, ServingError } from '../errors.js';
 import type { EncodeOptions, SeldonComponent, SeldonFeedback, SeldonMessage } from '../seldon/component.js';
 import type { Tensor } from '../tensor.js';
@@ -38,7 +38,7 @@ abstract class Builtin implements SeldonComponent {
     throw new ServingError('unsupported', `${this.implementation} does not aggregate`);
   }
   async sendFeedback(feedback: SeldonFeedback): Promise<SeldonMessage> {
-    return { data: { names: [], tensor: { shape: [0], values: [] } }, meta: this.meta(feedback.request ?? {}) };
+    return { data: emptyData(), meta: this.meta(feedback.request ?? {}) };
   }
   async healthStatus(): Promise<SeldonMessage> {
     return { strData: 'healthy', meta: {} };
@@ -157,13 +157,7 @@ class AverageCombiner extends Builtin {
     for (const t of tensors) for (let i = 0; i < out.length; i++) out[i] += Number((t!.data as ArrayLike<number | bigint>)[i]) / tensors.length;
     const names = (messages[0].data as { names?: string[] }).names;
     const tensor: Tensor = { name: 'aggregate', datatype: 'FP64', shape: first.shape, data: out, ...(names?.length ? { parameters: { names } } : {}) };
-    const meta: SeldonMeta = {};
-    for (const m of messages) {
-      const mm = (m.meta ?? {}) as SeldonMeta;
-      if (mm.tags) meta.tags = { ...meta.tags, ...mm.tags };
-      if (mm.requestPath) meta.requestPath = { ...meta.requestPath, ...mm.requestPath };
-      if (mm.puid) meta.puid = mm.puid;
-    }
+    const meta = mergeMeta(messages.map((m) => (m.meta ?? {}) as SeldonMeta));
     return { data: encodeSeldonData(tensor, inputs[0].form, false), meta: responseMeta(meta, unit(this.name, this.implementation)) };
   }
 }

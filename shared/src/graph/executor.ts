@@ -6,6 +6,7 @@
  * it), feedback is sent back along the route taken, and a node's error passes through with its status.
  */
 import type { Histogram } from 'prom-client';
+import { splitImage } from '../config/settings.js';
 import { badInput, internal } from '../errors.js';
 import { routeOf, type SeldonComponent, type SeldonFeedback, type SeldonMessage } from '../seldon/component.js';
 import { nodeMethods, nodeType, type Method, type NodeType, type PredictiveUnit } from './deployment.js';
@@ -34,23 +35,24 @@ export function buildNode(unit: PredictiveUnit, components: Map<string, { compon
 type Meta = { routing?: Record<string, number>; puid?: string; [k: string]: unknown };
 
 export class GraphExecutor {
+  /** Each node's client-metric labels, made once: every call to the node is timed with them. */
+  private readonly nodeLabels = new Map<GraphNode, Record<string, string>>();
+
   constructor(
     readonly root: GraphNode,
     private readonly clientSeconds: Histogram,
     /** deployment_name, predictor_name, predictor_version */
-    private readonly labels: Record<string, string>,
-  ) {}
+    labels: Record<string, string>,
+  ) {
+    for (const node of this.nodes()) {
+      const image = splitImage(node.image);
+      this.nodeLabels.set(node, { ...labels, model_name: node.name, model_image: image.name, model_version: image.version ?? '' });
+    }
+  }
 
   /** Times one call to a node, labelled as Seldon's executor labels its client metric. */
   private async timed<T>(node: GraphNode, service: string, fn: () => Promise<T>): Promise<T> {
-    const colon = node.image.lastIndexOf(':');
-    const end = this.clientSeconds.startTimer({
-      ...this.labels,
-      model_name: node.name,
-      model_image: colon > 0 ? node.image.slice(0, colon) : node.image,
-      model_version: colon > 0 ? node.image.slice(colon + 1) : '',
-      service,
-    });
+    const end = this.clientSeconds.startTimer({ ...this.nodeLabels.get(node), service });
     try {
       return await fn();
     } finally {

@@ -9,7 +9,7 @@ import { Histogram } from 'prom-client';
 import { fetchModel } from '@modelfleet/storage-init';
 import { MODEL_URI_PARAMETER, type RuntimeContext } from '../server-definition.js';
 import { resolveParameters } from '../config/parameters.js';
-import { decodeSeldonMessage, type SeldonMeta } from '../codecs/seldon-json.js';
+import { decodeSeldonMessage, emptyData, type SeldonMeta } from '../codecs/seldon-json.js';
 import { jsonValues, nest } from '../codecs/ndarray.js';
 import { DataPlane } from '../dataplane.js';
 import { badInput, internal, ServingError } from '../errors.js';
@@ -185,7 +185,7 @@ export class DeploymentRuntime implements ModelRuntime {
       shadow.executor.feedback(feedback).catch((err: Error) => this.ctx.log.warn(`shadow ${shadow.spec.name} feedback failed: ${err.message}`));
     }
     const answer = await this.observe(predictor, 'feedback', () => predictor.executor.feedback(feedback));
-    return answer ?? { data: { names: [], tensor: { shape: [0], values: [] } }, meta: {} };
+    return answer ?? { data: emptyData(), meta: {} };
   }
 
   private remember(puid: string, p: LivePredictor): void {

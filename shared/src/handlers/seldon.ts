@@ -4,7 +4,7 @@
  * its own message-level hooks (a user's Python class) answers them itself; any other runtime is served as a
  * prepackaged model: predict through the tensor seam, transforms as identity, no route or aggregate.
  */
-import { decodeSeldonMessage, encodeSeldonData, responseMeta, type SeldonMeta } from '../codecs/seldon-json.js';
+import { decodeSeldonMessage, emptyData, encodeSeldonData, responseMeta, type SeldonMeta } from '../codecs/seldon-json.js';
 import { badInput, ServingError } from '../errors.js';
 import type { DataPlane } from '../dataplane.js';
 import type { ServerMetrics } from '../metrics/registry.js';
@@ -112,7 +112,7 @@ export class PrepackagedComponent implements SeldonComponent {
   /** Acknowledged with an empty tensor (the reward was counted by the handler). */
   async sendFeedback(feedback: SeldonFeedback): Promise<SeldonMessage> {
     const meta: SeldonMeta = (feedback.request?.meta as SeldonMeta | undefined) ?? {};
-    return { data: { names: [], tensor: { shape: [0], values: [] } }, meta: responseMeta(meta, this.ctx.unit) };
+    return { data: emptyData(), meta: responseMeta(meta, this.ctx.unit) };
   }
 
   async healthStatus(): Promise<SeldonMessage> {

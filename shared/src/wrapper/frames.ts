@@ -4,13 +4,13 @@
  * user's hook returned (tensor, ndarray, strData, binData, jsonData, a route, a raw message...), and is encoded here
  * the way Seldon's wrapper does: numeric results keep the request's data form.
  */
-import { decodeSeldonMessage, encodeSeldonData, responseMeta, type SeldonForm, type SeldonMeta } from '../codecs/seldon-json.js';
+import { decodeSeldonMessage, emptyData, encodeSeldonData, responseMeta, type SeldonForm, type SeldonMeta } from '../codecs/seldon-json.js';
 import { jsonValues, nest, nestedShape } from '../codecs/ndarray.js';
 import { statusError } from '../errors.js';
 import type { UserMetric } from '../metrics/user-metrics.js';
 import type { SeldonMessage } from '../seldon/component.js';
 import type { Datatype, NumericArray, Tensor } from '../tensor.js';
-import { arrayCtor, elementCount } from '../tensor.js';
+import { unpackNumeric } from '../python/tensors.js';
 
 /** Collects the blob of one frame: each part's offset is where it starts. */
 export class Blob {
@@ -114,18 +114,15 @@ export function fromReply(reply: HookReply, blob: Buffer, ctx: ReplyContext): Se
     case 'binData':
       return { binData: blob.toString('base64'), meta };
     case 'none':
-      return { data: { names: [], tensor: { shape: [0], values: [] } }, meta };
+      return { data: emptyData(), meta };
   }
   throw new Error(`unknown reply kind ${String(reply.kind)}`);
 }
 
 /** A numeric reply as a tensor; the hook's names (class_names()/feature_names()) ride along for the encoder. */
 export function replyTensor(reply: HookReply, blob: Buffer): Tensor {
-  const t = reply.tensor!;
-  const Ctor = arrayCtor(t.datatype);
-  const start = blob.byteOffset + t.offset;
-  const data = new Ctor(blob.buffer.slice(start, start + t.bytes), 0, elementCount(t.shape));
-  return { name: 'predict', datatype: t.datatype, shape: t.shape, data, ...(reply.names ? { parameters: { names: reply.names } } : {}) };
+  const [t] = unpackNumeric([{ ...reply.tensor!, name: 'predict' }], blob);
+  return reply.names ? { ...t, parameters: { names: reply.names } } : t;
 }
 
 function requestForm(message: SeldonMessage): SeldonForm {

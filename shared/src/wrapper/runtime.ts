@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { badInput, internal, notReady, statusError, unavailable } from '../errors.js';
+import { splitImage } from '../config/settings.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import { findPython } from '../python/interpreter.js';
@@ -9,6 +10,7 @@ import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime }
 import type { EncodeOptions, SeldonComponent, SeldonFeedback, SeldonMessage } from '../seldon/component.js';
 import type { NumericArray, Tensor } from '../tensor.js';
 import { jsonValues, nest, ndarrayToTensor } from '../codecs/ndarray.js';
+import { mergeMeta, type SeldonMeta } from '../codecs/seldon-json.js';
 import { Blob, fromReply, replyTensor, toFrame, type HookReply } from './frames.js';
 
 const USER_MODEL_LOADER = fileURLToPath(new URL('../../python/modelfleet_user_model.py', import.meta.url));
@@ -175,11 +177,10 @@ export class UserModelRuntime implements ModelRuntime {
     const allowed = new Set(['name', 'versions', 'platform', 'inputs', 'outputs', 'custom']);
     const extra = Object.keys(md).filter((k) => !allowed.has(k));
     if (extra.length) throw statusError(500, `Model metadata unavailable: unknown key(s) ${extra.join(', ')}`, 'MICROSERVICE_BAD_METADATA');
-    const image = this.opts.unit?.image ?? '';
-    const colon = image.lastIndexOf(':');
+    const image = splitImage(this.opts.unit?.image ?? '');
     return {
-      name: colon > 0 ? image.slice(0, colon) : image || this.opts.name,
-      versions: colon > 0 ? [image.slice(colon + 1)] : [],
+      name: image.name || this.opts.name,
+      versions: image.version ? [image.version] : [],
       platform: '',
       inputs: [],
       outputs: [],
@@ -256,16 +257,8 @@ class UserModelComponent implements SeldonComponent {
     if (this.runtime.hasRaw('aggregate')) header.raw = { seldonMessages: messages };
     const { reply, blob: out } = await this.runtime.hook('aggregate', header, blob.bytes());
     // Seldon: the answer takes the first message's form; meta merges every input's tags, paths and metrics.
-    const merged: Record<string, unknown> = { tags: {}, requestPath: {}, metrics: [] as unknown[] };
-    for (const m of messages) {
-      const meta = (m.meta ?? {}) as Record<string, any>;
-      Object.assign(merged.tags as object, meta.tags);
-      Object.assign(merged.requestPath as object, meta.requestPath);
-      (merged.metrics as unknown[]).push(...(meta.metrics ?? []));
-    }
-    const meta = Object.fromEntries(Object.entries(merged).filter(([, v]) => (Array.isArray(v) ? v.length : Object.keys(v as object).length)));
-    const puid = (messages[0].meta as { puid?: string } | undefined)?.puid;
-    return fromReply(reply, out, { request: { ...messages[0], meta: { ...meta, ...(puid ? { puid } : {}) } }, unit: this.opts.unit, rawJson: false, includeMetrics: this.opts.includeMetrics });
+    const meta = mergeMeta(messages.map((m) => (m.meta ?? {}) as SeldonMeta));
+    return fromReply(reply, out, { request: { ...messages[0], meta }, unit: this.opts.unit, rawJson: false, includeMetrics: this.opts.includeMetrics });
   }
 
   async sendFeedback(feedback: SeldonFeedback): Promise<SeldonMessage> {
