@@ -17,14 +17,12 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Classes written for Seldon import a few names from seldon_core; a shim stands in when it is not installed.
 sys.path.append(os.path.join(HERE, "compat"))
+if HERE not in sys.path:
+    sys.path.append(HERE)  # the bridge module beside this one (normally already first: it is the running script)
 
 from seldon_core.user_model import SeldonNotImplementedError  # noqa: E402  (the real one when installed)
+from modelfleet_worker import DTYPES, encode  # noqa: E402  (the bridge's own tensor framing)
 
-DTYPES = {
-    "BOOL": "?", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8",
-    "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "<i8",
-    "FP16": "<f4", "FP32": "<f4", "FP64": "<f8", "BF16": "<f4",
-}
 HOOKS = ("predict", "transform_input", "transform_output", "route", "aggregate", "send_feedback", "health_status")
 METHOD_LABEL = {"predict": "predict", "transform_input": "inputtransform", "transform_output": "outputtransform",
                 "route": "router", "aggregate": "aggregate", "send_feedback": "feedback", "health_status": "health"}
@@ -298,13 +296,9 @@ class UserModel:
         else:
             reply["names"] = []
         if arr is not None and arr.dtype.kind in "iuf":
-            dt = "FP64" if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 else "FP32" if arr.dtype.kind == "f" else ("UINT" if arr.dtype.kind == "u" else "INT") + str(arr.dtype.itemsize * 8)
-            if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
-                arr, dt = arr.astype(np.float32), "FP32"
-            arr = np.ascontiguousarray(arr, dtype=np.dtype(DTYPES[dt]))
-            data = memoryview(arr).cast("B") if arr.size else b""
-            reply.update(kind="tensor", tensor={"datatype": dt, "shape": list(arr.shape), "offset": 0, "bytes": len(data)})
-            return reply, [data]
+            (tensor,), chunks = encode({"predict": arr})
+            reply.update(kind="tensor", tensor=tensor)
+            return reply, chunks
         reply.update(kind="ndarray", value=to_json(arr.tolist() if arr is not None else list(result)))
         return reply, []
 

@@ -166,7 +166,7 @@ def encode(results):
             entry["data"] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in arr.ravel().tolist()]
         else:
             arr = np.ascontiguousarray(arr, dtype=np.dtype(DTYPES[dt]))
-            data = memoryview(arr).cast("B")
+            data = memoryview(arr).cast("B") if arr.size else b""  # cast() refuses shapes with a zero
             entry["offset"], entry["bytes"] = offset, len(data)
             chunks.append(data)
             offset += len(data)
