@@ -36,7 +36,7 @@ export function kindOfStatus(status: number): ErrorKind {
   if (status === 404) return 'not_found';
   if (status === 413) return 'too_large';
   if (status === 501) return 'unsupported';
-  if (status === 503) return 'unavailable';
+  if (status === 502 || status === 503 || status === 504) return 'unavailable'; // the peer, or a gateway before it
   if (status >= 400 && status < 500) return 'bad_input';
   return 'internal';
 }

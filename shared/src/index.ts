@@ -20,3 +20,4 @@ export { OnnxRuntime } from './onnx/runtime.js';
 export type { OnnxRuntimeOptions } from './onnx/runtime.js';
 export { findOnnxFile, onnxFileIn } from './onnx/find.js';
 export { ONNX_PARAMETERS, onnxThreads } from './onnx/settings.js';
+export { fetchJson, type JsonAnswer } from './http-json.js';

@@ -4,7 +4,7 @@
  * `POST <rest_endpoint>/v1/models/<model_name>:predict`; TF Serving's answer, or its error, comes back in the
  * caller's protocol.
  */
-import { badInput, internal, notFound, ServingError, unavailable } from '@modelfleet/shared';
+import { badInput, fetchJson, internal, kindOfStatus, ServingError, unavailable } from '@modelfleet/shared';
 import type { Datatype, InferenceRequest, InferenceResponse, Logger, ModelMetadata, ModelRuntime, ProtocolName, TensorMetadata } from '@modelfleet/shared';
 import { parsePredictResponse, predictBody, TF_DTYPES, type TfFormat } from './tfserving-json.js';
 
@@ -90,31 +90,15 @@ export class TfServingProxyRuntime implements ModelRuntime {
 
   private async post(body: unknown): Promise<unknown> {
     const url = `${this.base}:predict`;
-    let r: Response;
-    try {
-      r = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw unavailable(`TF Serving at ${this.opts.restEndpoint} is not reachable (${cause}): ${url}`);
-    }
-    const text = await r.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
+    const r = await fetchJson(url, { body, timeoutMs: this.opts.timeoutMs }, (cause) =>
+      unavailable(`TF Serving at ${this.opts.restEndpoint} is not reachable (${cause}): ${url}`),
+    );
     if (r.ok) {
-      if (json === undefined) throw internal(`TF Serving answered ${r.status} with a body that is not JSON: ${text.slice(0, 200)}`);
-      return json;
+      if (r.json === undefined) throw internal(`TF Serving answered ${r.status} with a body that is not JSON: ${r.text.slice(0, 200)}`);
+      return r.json;
     }
-    const message = (json as { error?: unknown } | undefined)?.error;
-    throw tfError(r.status, typeof message === 'string' ? message : text.slice(0, 500));
+    const message = (r.json as { error?: unknown } | undefined)?.error;
+    throw tfError(r.status, typeof message === 'string' ? message : r.text.slice(0, 500));
   }
 
   metadata(): ModelMetadata {
@@ -144,14 +128,10 @@ export class TfServingProxyRuntime implements ModelRuntime {
 }
 
 /** TF Serving's status says whose fault it was; the kind keeps that for the caller's protocol. */
+/** TF Serving's error status as the caller protocol's error kind (a 400 stays a bad request, a 404 a missing model). */
 function tfError(status: number, message: string): ServingError {
-  const text = `TF Serving: ${message}`;
-  if (status === 400) return badInput(text);
-  if (status === 404) return notFound(text);
-  if (status === 413) return new ServingError('too_large', text);
-  if (status === 501) return new ServingError('unsupported', text);
-  if (status === 503 || status === 502 || status === 504) return unavailable(text);
-  return internal(`${text} (HTTP ${status})`);
+  const kind = kindOfStatus(status);
+  return new ServingError(kind, kind === 'internal' ? `TF Serving: ${message} (HTTP ${status})` : `TF Serving: ${message}`);
 }
 
 /** Inputs and outputs of one signature in TF Serving's GET /v1/models/<m>/metadata answer. */

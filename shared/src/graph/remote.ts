@@ -9,6 +9,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { seldonFromProto, seldonToProto } from '../codecs/seldon-proto.js';
 import { PROTO_OPTIONS } from '../grpc/protos.js';
 import { statusError, unavailable } from '../errors.js';
+import { fetchJson } from '../http-json.js';
 import type { SeldonComponent, SeldonFeedback, SeldonMessage } from '../seldon/component.js';
 
 type Obj = Record<string, any>;
@@ -26,25 +27,10 @@ export class RestNode implements SeldonComponent {
   }
 
   private async call(path: string, body?: unknown): Promise<SeldonMessage> {
-    let res: Response;
-    try {
-      res = await fetch(this.base + path, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: this.timeoutMs ? AbortSignal.timeout(this.timeoutMs) : undefined,
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw unavailable(`graph node "${this.name}" at ${this.base}${path} is unreachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-    }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
+    const res = await fetchJson(this.base + path, { body, timeoutMs: this.timeoutMs }, (cause) =>
+      unavailable(`graph node "${this.name}" at ${this.base}${path} is unreachable: ${cause}`),
+    );
+    const { json, text } = res;
     if (!res.ok) {
       const status = (json as { status?: { info?: string; reason?: string } } | undefined)?.status;
       throw statusError(res.status, status?.info ?? `graph node "${this.name}" answered ${res.status}: ${text.slice(0, 200)}`, status?.reason, json);
