@@ -78,6 +78,18 @@ torch.onnx.export(m, torch.zeros(1, 32), sys.argv[1], input_names=['x'], output_
 `;
 const MLP_WIDTH = 32;
 
+/** bench/.cache/<dir>, with <file> written by Python `code` (given the file's path) unless it is there already. */
+async function trainedInPython(dir: string, file: string, modules: string[], code: string): Promise<string> {
+  const folder = path.join(ROOT, 'bench/.cache', dir);
+  if (!existsSync(path.join(folder, file))) {
+    mkdirSync(folder, { recursive: true });
+    const { findPython } = await import('@modelfleet/shared');
+    const py = await findPython(modules);
+    await promisify(execFile)(py.bin, ['-c', code, path.join(folder, file)]);
+  }
+  return folder;
+}
+
 /** Models are trained here (once, cached under bench/.cache): nothing is downloaded. */
 async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; graphs: string; mlp: string }> {
   const iris = path.join(ROOT, 'bench/.cache/iris');
@@ -85,13 +97,7 @@ async function trainModels(): Promise<{ iris: string; xgb: string; trivial: stri
     mkdirSync(iris, { recursive: true });
     await promisify(execFile)(process.execPath, [CLI, 'train-example', iris]);
   }
-  const xgbDir = path.join(ROOT, 'bench/.cache/xgb200');
-  if (!existsSync(path.join(xgbDir, 'model.json'))) {
-    mkdirSync(xgbDir, { recursive: true });
-    const { findPython } = await import('@modelfleet/shared');
-    const py = await findPython(['xgboost', 'sklearn']);
-    await promisify(execFile)(py.bin, ['-c', TRAIN_XGB, path.join(xgbDir, 'model.json')]);
-  }
+  const xgbDir = await trainedInPython('xgb200', 'model.json', ['xgboost', 'sklearn'], TRAIN_XGB);
   // The language wrapper's cost with nothing to compute: a class whose predict returns its input.
   const trivial = path.join(ROOT, 'bench/.cache/trivial');
   mkdirSync(trivial, { recursive: true });
@@ -106,13 +112,7 @@ async function trainModels(): Promise<{ iris: string; xgb: string; trivial: stri
   for (let i = 4; i >= 1; i--) chain = `{name: hop${i}, implementation: SIMPLE_ROUTER, children: [${chain}]}`;
   writeFileSync(path.join(graphs, 'one.yaml'), sdep('one', leaf));
   writeFileSync(path.join(graphs, 'chain4.yaml'), sdep('chain4', chain));
-  const mlp = path.join(ROOT, 'bench/.cache/onnx-mlp');
-  if (!existsSync(path.join(mlp, 'model.onnx'))) {
-    mkdirSync(mlp, { recursive: true });
-    const { findPython } = await import('@modelfleet/shared');
-    const py = await findPython(['torch', 'onnx']);
-    await promisify(execFile)(py.bin, ['-c', EXPORT_MLP, path.join(mlp, 'model.onnx')]);
-  }
+  const mlp = await trainedInPython('onnx-mlp', 'model.onnx', ['torch', 'onnx'], EXPORT_MLP);
   return { iris, xgb: xgbDir, trivial, graphs, mlp };
 }
 

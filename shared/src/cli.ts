@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './config/parameters.js';
-import { parseSize, settingsFromEnv } from './config/settings.js';
+import { parseSize, settingsFromEnv, type Settings } from './config/settings.js';
 import { findPython } from './python/interpreter.js';
 import { runServer } from './run.js';
 import { loadDefinition, SERVERS } from './registry.js';
@@ -39,6 +39,28 @@ serve options (each overrides the environment variable named):
   --max-body-size <size>  MODELFLEET_MAX_BODY_SIZE (100mb)
 `;
 
+/** Flags every server command takes: ports, host, workers. */
+const SERVER_FLAGS = {
+  'http-port': { type: 'string' },
+  'grpc-port': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  host: { type: 'string' },
+  workers: { type: 'string' },
+} as const;
+
+/** Applies SERVER_FLAGS over the env settings; `ports` are the values when neither a flag nor the env sets one. */
+function applyServerFlags(s: Settings, values: { [K in keyof typeof SERVER_FLAGS]?: string }, ports: { http: number; grpc: number | undefined }): void {
+  s.httpPort = portFlag(values['http-port'], 'http-port', ports.http);
+  s.grpcPort = values['grpc-port'] !== undefined ? portFlag(values['grpc-port'], 'grpc-port', 0) : ports.grpc;
+  s.metricsPort = portFlag(values['metrics-port'], 'metrics-port', s.metricsPort);
+  if (values.host) s.host = values.host;
+  if (values.workers) {
+    const n = Number(values.workers);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--workers must be a positive integer, got "${values.workers}"`);
+    s.workers = n;
+  }
+}
+
 async function serve(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -50,29 +72,17 @@ async function serve(args: string[]): Promise<void> {
       'model-version': { type: 'string' },
       method: { type: 'string' },
       param: { type: 'string', multiple: true },
-      'http-port': { type: 'string' },
-      'grpc-port': { type: 'string' },
-      'metrics-port': { type: 'string' },
-      host: { type: 'string' },
-      workers: { type: 'string' },
+      ...SERVER_FLAGS,
       'max-body-size': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new ConfigError(`serve takes one implementation name\n${USAGE}`);
   const def = await loadDefinition(positionals[0]);
   const s = settingsFromEnv();
-  s.httpPort = portFlag(values['http-port'], 'http-port', s.httpPort);
-  if (values['grpc-port'] !== undefined) s.grpcPort = portFlag(values['grpc-port'], 'grpc-port', 9500);
-  s.metricsPort = portFlag(values['metrics-port'], 'metrics-port', s.metricsPort);
-  if (values.host) s.host = values.host;
+  applyServerFlags(s, values, { http: s.httpPort, grpc: s.grpcPort });
   if (values['model-uri'] ?? values['model-dir']) s.modelUri = values['model-uri'] ?? values['model-dir'];
   if (values['model-name']) s.modelName = values['model-name'];
   if (values['model-version']) s.modelVersion = values['model-version'];
-  if (values.workers) {
-    const n = Number(values.workers);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--workers must be a positive integer, got "${values.workers}"`);
-    s.workers = n;
-  }
   if (values['max-body-size']) s.maxBodyBytes = parseSize(values['max-body-size'], '--max-body-size');
   if (values.method) s.parameters.push({ name: 'method', value: values.method });
   for (const p of values.param ?? []) {
@@ -105,13 +115,7 @@ async function runDeployment(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      'http-port': { type: 'string' },
-      'grpc-port': { type: 'string' },
-      'metrics-port': { type: 'string' },
-      host: { type: 'string' },
-      workers: { type: 'string' },
-    },
+    options: SERVER_FLAGS,
   });
   if (positionals.length !== 1) throw new ConfigError(`run takes one SeldonDeployment file\n${USAGE}`);
   const file = path.resolve(positionals[0]);
@@ -124,11 +128,10 @@ async function runDeployment(args: string[]): Promise<void> {
   const sdep = parseDeployment(text, positionals[0]);
   const s = settingsFromEnv();
   // The executor's ports unless the flags or the env say otherwise.
-  s.httpPort = portFlag(values['http-port'], 'http-port', process.env.PREDICTIVE_UNIT_HTTP_SERVICE_PORT ? s.httpPort : 8000);
-  s.grpcPort = portFlag(values['grpc-port'], 'grpc-port', process.env.PREDICTIVE_UNIT_GRPC_SERVICE_PORT ? (s.grpcPort ?? 5001) : 5001);
-  s.metricsPort = portFlag(values['metrics-port'], 'metrics-port', s.metricsPort);
-  if (values.host) s.host = values.host;
-  if (values.workers) s.workers = Number(values.workers) || s.workers;
+  applyServerFlags(s, values, {
+    http: process.env.PREDICTIVE_UNIT_HTTP_SERVICE_PORT ? s.httpPort : 8000,
+    grpc: process.env.PREDICTIVE_UNIT_GRPC_SERVICE_PORT ? (s.grpcPort ?? 5001) : 5001,
+  });
   s.modelUri = file;
   s.modelName = sdep.metadata.name;
   s.identity.deploymentName = sdep.metadata.name;
