@@ -79,7 +79,9 @@ async function runPrimary(def: ServerDefinition, settings: Settings): Promise<vo
   const fork = () => cluster.fork({ MODELFLEET_CLUSTER_METRICS_PORT: String(metricsPort), MODELFLEET_CLUSTER_BIND_EARLY: forked++ === 0 ? '1' : '0' });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) {
+      // A worker leaves cluster.workers only after both its 'exit' and 'disconnect', in either order: count the
+      // processes still running instead, or the last exit can find itself still listed and the primary never ends.
+      if (!Object.values(cluster.workers ?? {}).some((w) => w && !w.isDead())) {
         metricsServer.close();
         process.exit(0);
       }
