@@ -147,8 +147,14 @@ async function runDeployment(args: string[]): Promise<void> {
  */
 async function clientCommand(command: string, args: string[]): Promise<void> {
   const specifier = '@modelfleet/client/cli';
-  const { runCli } = (await import(specifier)) as { runCli(command: string, args: string[]): Promise<number> };
-  process.exitCode = await runCli(command, args);
+  let client: { runCli(command: string, args: string[]): Promise<number> };
+  try {
+    client = await import(specifier);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new ConfigError(`modelfleet ${command} needs the @modelfleet/client package next to @modelfleet/shared (${(err as Error).message})`);
+  }
+  process.exitCode = await client.runCli(command, args);
 }
 
 function portFlag(v: string | undefined, what: string, fallback: number): number {

@@ -11,6 +11,9 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { PROTO_OPTIONS } from '@modelfleet/shared/grpc/protos';
 import { ClientError, ModelClient, seldonData, seldonTensor, type SeldonPayload } from '@modelfleet/client';
 import { assertClose, IRIS_ROWS, sklearnModels, type TrainedModels } from './helpers/models.js';
 import { CLI, serveCli, spawnServer, waitReady, type ServerProcess } from './helpers/server.js';
@@ -319,6 +322,39 @@ describe('transport options', () => {
       assert.match(e.message, /no answer in 300 ms/);
     } finally {
       await r.close();
+    }
+  });
+
+  test('gRPC over TLS carries the token, headers and ingress metadata', async () => {
+    // A grpc-js server on our .proto with a throw-away certificate, recording the metadata of each call.
+    const tlsDir = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout', path.join(tlsDir, 'key.pem'), '-out', path.join(tlsDir, 'cert.pem')], { stdio: 'ignore' });
+    const cert = readFileSync(path.join(tlsDir, 'cert.pem'));
+    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(['prediction.proto'], PROTO_OPTIONS)) as any;
+    const seen: grpc.Metadata[] = [];
+    const server = new grpc.Server();
+    server.addService(pkg.seldon.protos.Seldon.service, {
+      Predict: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => {
+        seen.push(call.metadata);
+        cb(null, { strData: `got ${call.request.data.data_oneof}` });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createSsl(null, [{ private_key: readFileSync(path.join(tlsDir, 'key.pem')), cert_chain: cert }]), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    try {
+      const c = new ModelClient({ grpc: `127.0.0.1:${port}`, tls: { ca: cert }, token: 't0k', headers: { 'X-Team': 'ml' }, deployment: 'd1', namespace: 'ns1' });
+      clients.push(c);
+      assert.equal((await c.seldon.predict(seldonData([[1]]))).strData, 'got ndarray');
+      const md = seen[0];
+      assert.deepEqual([md.get('authorization'), md.get('x-team'), md.get('seldon'), md.get('namespace')], [['Bearer t0k'], ['ml'], ['d1'], ['ns1']]);
+      const plain = new ModelClient({ grpc: `127.0.0.1:${port}`, retries: 0, timeoutMs: 5000 });
+      clients.push(plain);
+      const e = await rejects(plain.seldon.predict(seldonData([[1]])));
+      assert.equal(e.grpcCode, 'UNAVAILABLE');
+    } finally {
+      server.forceShutdown();
     }
   });
 
