@@ -27,13 +27,10 @@ const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
 
 export class HttpTransport {
   private readonly agent: http.Agent;
-  private readonly base: URL;
 
   constructor(private readonly o: ResolvedOptions) {
     if (!o.url) throw new TypeError('this call needs a REST url');
-    this.base = new URL(o.url);
-    const secure = this.base.protocol === 'https:';
-    this.agent = secure
+    this.agent = new URL(o.url).protocol === 'https:'
       ? new https.Agent({
           keepAlive: o.keepAlive,
           ca: o.tls?.ca,
@@ -85,16 +82,16 @@ export class HttpTransport {
     const url = new URL(this.url(c.path));
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method: c.method, headers, agent: this.agent, timeout: this.o.timeoutMs }, (res) => {
+      const req = mod.request(url, { method: c.method, headers, agent: this.agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
         res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         res.once('error', reject);
       });
-      // The socket timeout is idle time; the deadline below bounds the whole call.
-      const deadline = setTimeout(() => req.destroy(new ClientError(`${c.method} ${url.href}: no answer in ${this.o.timeoutMs} ms`, { target: `${c.method} ${url.href}` })), this.o.timeoutMs);
+      // A deadline for the whole call (connect, send, answer, body), not an idle timeout: a trickling answer fails too.
+      const target = `${c.method} ${url.href}`;
+      const deadline = setTimeout(() => req.destroy(new ClientError(`${target}: no answer in ${this.o.timeoutMs} ms`, { target })), this.o.timeoutMs);
       req.once('close', () => clearTimeout(deadline));
-      req.once('timeout', () => req.destroy(new ClientError(`${c.method} ${url.href}: no answer in ${this.o.timeoutMs} ms`, { target: `${c.method} ${url.href}` })));
       req.once('error', reject);
       req.end(body);
     });
