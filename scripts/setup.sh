@@ -27,6 +27,8 @@ for m in "${modules[@]}"; do
 done
 if ! command -v wrk >/dev/null 2>&1; then missing_pkgs+=(wrk); fi
 if ! command -v h2load >/dev/null 2>&1; then missing_pkgs+=(nghttp2-client); fi
+# The client's TLS test makes a throw-away certificate with the openssl command.
+if [ "${1:-}" = "--dev" ] && ! command -v openssl >/dev/null 2>&1; then missing_pkgs+=(openssl); fi
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${missing_pkgs[*]}"

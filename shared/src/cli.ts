@@ -23,6 +23,8 @@ const USAGE = `usage:
   modelfleet run <deployment.yaml> [options]      run a SeldonDeployment's graphs on this machine
                                                   (--http-port 8000, --grpc-port 5001, --metrics-port, --host)
   modelfleet train-example <dir>                  train the iris example model into <dir>/model.joblib
+  modelfleet predict --url <url> [--data <json>]  send one request and print the answer (--help for options)
+  modelfleet test --contract <c.json> --url <url> random requests from a Seldon tester contract; latency summary
 
 serve options (each overrides the environment variable named):
   --model-uri <uri>       MODEL_URI / model_uri parameter: folder, file://, pvc://, s3://, gs://, http(s)://
@@ -139,6 +141,22 @@ async function runDeployment(args: string[]): Promise<void> {
   await runServer(deploymentDefinition(sdep), s);
 }
 
+/**
+ * `predict` and `test` live in @modelfleet/client, which builds on this package: a specifier TypeScript does not
+ * resolve keeps the project graph acyclic, and serving never loads the client.
+ */
+async function clientCommand(command: string, args: string[]): Promise<void> {
+  const specifier = '@modelfleet/client/cli';
+  let client: { runCli(command: string, args: string[]): Promise<number> };
+  try {
+    client = await import(specifier);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new ConfigError(`modelfleet ${command} needs the @modelfleet/client package next to @modelfleet/shared (${(err as Error).message})`);
+  }
+  process.exitCode = await client.runCli(command, args);
+}
+
 function portFlag(v: string | undefined, what: string, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -151,6 +169,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') return serve(rest);
   if (command === 'run') return runDeployment(rest);
   if (command === 'train-example') return trainExample(rest);
+  if (command === 'predict' || command === 'test') return clientCommand(command, rest);
   process.stdout.write(USAGE);
   if (command !== undefined && command !== '--help' && command !== '-h' && command !== 'help') process.exit(2);
 }
