@@ -38,7 +38,11 @@ export function spawnServer(command: string[], env: Record<string, string> = {})
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not bind in 60 s:\n${out}`)), 60_000);
+    // A server that never binds is killed, or it would hold the test file (and the suite) open.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not bind in 120 s:\n${out}`));
+    }, 120_000);
     const onData = () => {
       const m = /HTTP on :(\d+), (?:gRPC on :(\d+), )?metrics on :(\d+)/.exec(out);
       if (!m) return;
