@@ -1,7 +1,8 @@
 /**
- * Per-model metrics under MLServer's names (model_infer_request_success / _failure / _duration, labels model and
- * version), so dashboards made for MLServer find them. The duration is a histogram rather than MLServer's summary:
- * both expose _sum and _count, and a histogram also aggregates across pods.
+ * Per-model metrics under the names MLServer exposes (model_infer_request_success_total, _failure_total,
+ * model_infer_request_duration; labels model and version), so dashboards made for MLServer find them. The duration
+ * is a histogram rather than MLServer's summary: both expose _sum and _count, and a histogram also aggregates
+ * across pods.
  */
 import { Counter, Histogram } from 'prom-client';
 import type { ServerMetrics } from '../metrics/registry.js';
@@ -23,8 +24,8 @@ export function modelMetrics(metrics: ServerMetrics): ModelMetrics {
   if (known) return known;
   const registers = [metrics.registry];
   const labelNames = ['model', 'version'] as const;
-  const success = new Counter({ name: 'model_infer_request_success', help: 'Successful inference requests, by model.', labelNames, registers });
-  const failure = new Counter({ name: 'model_infer_request_failure', help: 'Failed inference requests, by model.', labelNames, registers });
+  const success = new Counter({ name: 'model_infer_request_success_total', help: 'Successful inference requests, by model.', labelNames, registers });
+  const failure = new Counter({ name: 'model_infer_request_failure_total', help: 'Failed inference requests, by model.', labelNames, registers });
   const duration = new Histogram({
     name: 'model_infer_request_duration',
     help: 'Inference time per request in seconds, by model (from the model plane to the answer).',
