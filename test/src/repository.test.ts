@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { findPython } from '@modelfleet/shared/python/interpreter';
 import { assertClose } from './helpers/models.js';
 import { pythonJson } from './helpers/python.js';
-import { CLI, postJson, REPO, spawnServer, waitReady, type ServerProcess } from './helpers/server.js';
+import { CLI, postJson, REPO, runToExit, spawnServer, waitReady, type ServerProcess } from './helpers/server.js';
 
 const run = promisify(execFile);
 
@@ -351,5 +351,159 @@ describe('a single-model server through the repository: MLSERVER_MODEL_* env onl
   test('an unknown implementation in the env stops the start with the supported names', async () => {
     const s = spawnServer([CLI, 'start'], { MLSERVER_MODEL_IMPLEMENTATION: 'mlserver_catboost.CatboostModel', MLSERVER_MODEL_URI: root });
     await assert.rejects(s, /mlserver_catboost\.CatboostModel.*not supported.*SKLEARN_SERVER/s);
+  });
+});
+
+/** A port the OS says is free now (for contracts that take a port number rather than 0). */
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const SKLEARN_BIN = path.join(REPO, 'servers/sklearn/dist/main.js');
+const XGBOOST_BIN = path.join(REPO, 'servers/xgboost/dist/main.js');
+/** Seldon's port variables win over MLServer's: blank them so only MLServer's are in play. */
+const NO_SELDON_PORTS = { PREDICTIVE_UNIT_HTTP_SERVICE_PORT: '', PREDICTIVE_UNIT_GRPC_SERVICE_PORT: '', PREDICTIVE_UNIT_METRICS_SERVICE_PORT: '' };
+
+describe('server bins take MLServer env and KServe arguments', () => {
+  test('sklearnserver with MLServer env: name, URI, ports, workers, implementation and batching', async () => {
+    const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
+    const s = await spawnServer([SKLEARN_BIN], {
+      ...NO_SELDON_PORTS,
+      MLSERVER_MODEL_NAME: 'iris-env',
+      MLSERVER_MODEL_IMPLEMENTATION: 'mlserver_sklearn.SKLearnModel',
+      MLSERVER_MODEL_URI: path.join(root, 'iris-native'),
+      MLSERVER_HTTP_PORT: String(http),
+      MLSERVER_GRPC_PORT: String(grpc),
+      MLSERVER_METRICS_PORT: String(metrics),
+      MLSERVER_PARALLEL_WORKERS: '1',
+      MLSERVER_MODEL_MAX_BATCH_SIZE: '8',
+      MLSERVER_MODEL_MAX_BATCH_TIME: '0.005',
+    });
+    try {
+      assert.equal(s.url, `http://127.0.0.1:${http}`);
+      assert.equal(s.grpcTarget, `127.0.0.1:${grpc}`);
+      assert.equal(s.metricsUrl, `http://127.0.0.1:${metrics}`);
+      await waitReady(s, 120_000);
+      const r = await postJson(`${s.url}/v2/models/iris-env/infer`, v2Request(trained.rows, 'FP64', 'predict_proba'));
+      assertClose(nest(r.json.outputs[0]), trained.iris_proba, 1e-9);
+      const md = (await (await fetch(`${s.url}/v2/models/iris-env`)).json()) as { parameters: Record<string, unknown> };
+      assert.equal(md.parameters.max_batch_size, 8);
+      assert.equal(md.parameters.max_batch_time, 0.005);
+      assert.equal((await fetch(`${s.metricsUrl}/metrics`)).status, 200);
+    } finally {
+      assert.equal(await s.stop(), 0, s.logs());
+    }
+  });
+
+  test('xgboostserver with KServe args: --model_name --model_dir --http_port --grpc_port --workers (--nthread accepted)', async () => {
+    const [http, grpc] = [await freePort(), await freePort()];
+    const s = await spawnServer([XGBOOST_BIN, '--model_name=xgb-k', '--model_dir', path.join(root, 'xgb'), `--http_port=${http}`, `--grpc_port=${grpc}`, '--workers=1', '--nthread=2'], NO_SELDON_PORTS);
+    try {
+      assert.equal(s.url, `http://127.0.0.1:${http}`);
+      assert.equal(s.grpcTarget, `127.0.0.1:${grpc}`);
+      await waitReady(s, 120_000);
+      const r = await postJson(`${s.url}/v1/models/xgb-k:predict`, { instances: trained.rows });
+      assert.equal(r.status, 200, r.text);
+      assertClose(r.json.predictions, trained.xgb_proba, 1e-6); // KServe's xgbserver answers booster.predict
+      assert.match(s.logs(), /KServe arguments that change nothing here: --nthread/);
+    } finally {
+      assert.equal(await s.stop(), 0, s.logs());
+    }
+  });
+
+  test('a --model_dir of model folders is served as a repository, as KServe falls back to multi-model serving', async () => {
+    const repo = mkdtempSync(path.join(os.tmpdir(), 'kserve-repo-'));
+    cpSync(path.join(root, 'iris-native'), path.join(repo, 'a'), { recursive: true });
+    writeFileSync(path.join(repo, 'a', 'model-settings.json'), JSON.stringify({ name: 'a', implementation: 'mlserver_sklearn.SKLearnModel' }));
+    cpSync(path.join(root, 'iris-python', 'model.joblib'), path.join(repo, 'b', 'model.joblib')); // no settings: found by its file
+    const s = await spawnServer([SKLEARN_BIN, `--model_dir=${repo}`]);
+    try {
+      await waitReady(s, 120_000);
+      const names = ((await postJson(`${s.url}/v2/repository/index`, {})).json as Array<{ name: string; state: string }>).map((m) => `${m.name}:${m.state}`);
+      assert.deepEqual(names.sort(), ['a:READY', 'b:READY']);
+      const r = await postJson(`${s.url}/v1/models/b:predict`, { instances: trained.rows });
+      assert.deepEqual(r.json.predictions, trained.knn_proba.map((p) => p.indexOf(Math.max(...p))));
+    } finally {
+      assert.equal(await s.stop(), 0, s.logs());
+    }
+  });
+
+  test('a bin refuses another implementation and unknown arguments, naming what it takes', async () => {
+    const wrong = await runToExit([SKLEARN_BIN], { MLSERVER_MODEL_IMPLEMENTATION: 'mlserver_xgboost.XGBoostModel', MODEL_URI: path.join(root, 'iris-native') });
+    assert.equal(wrong.code, 2, wrong.output);
+    assert.match(wrong.output, /MLSERVER_MODEL_IMPLEMENTATION=mlserver_xgboost\.XGBoostModel is not what this server serves \(SKLEARN_SERVER\)/);
+    const unknown = await runToExit([SKLEARN_BIN, '--model_dir=/tmp', '--colour=blue'], {});
+    assert.equal(unknown.code, 2, unknown.output);
+    assert.match(unknown.output, /unknown argument --colour; KServe arguments taken: --model_name, --model_dir/);
+  });
+});
+
+describe('adaptive batching (max_batch_size / max_batch_time) on every engine', () => {
+  let batched: ServerProcess;
+  const MODELS: Array<[string, string, string]> = [
+    ['iris-native', 'predict_proba', 'FP64'],
+    ['iris-python', 'predict_proba', 'FP64'],
+    ['xgb', 'predict_proba', 'FP64'],
+    ['mlp', 'scores', 'FP32'],
+  ];
+  before(async () => {
+    // The same model files, each behind batching (uri relative to the settings file, as MLServer resolves it).
+    const repo = mkdtempSync(path.join(os.tmpdir(), 'batched-repo-'));
+    for (const [name] of MODELS) {
+      const dir = path.join(repo, name);
+      cpSync(path.join(root, name), dir, { recursive: true });
+      const own = path.join(root, name, 'model-settings.json');
+      const settings = await import('node:fs').then((fs) => (fs.existsSync(own) ? JSON.parse(fs.readFileSync(own, 'utf8')) : { name, implementation: 'TENSORFLOW_SERVER' }));
+      writeFileSync(path.join(dir, 'model-settings.json'), JSON.stringify({ ...settings, name, max_batch_size: 16, max_batch_time: 0.05 }));
+    }
+    batched = await spawnServer([CLI, 'start', repo]);
+    await waitReady(batched, 180_000);
+  });
+  after(async () => {
+    assert.equal(await batched?.stop(), 0, batched?.logs());
+  });
+
+  test('48 concurrent requests of 1-3 rows answer exactly what the unbatched model answers, in fewer engine calls', async () => {
+    for (const [name, output, datatype] of MODELS) {
+      const pool = name === 'mlp' ? trained.mlp_rows : trained.rows;
+      const requests = Array.from({ length: 48 }, (_, i) => {
+        const rows = Array.from({ length: 1 + (i % 3) }, (_, k) => pool[(i + k) % pool.length].map((v, j) => v + ((i * 7 + j) % 5) * 0.01));
+        return v2Request(rows, datatype, output);
+      });
+      const [many, one] = await Promise.all([
+        Promise.all(requests.map((r) => postJson(`${batched.url}/v2/models/${name}/infer`, r))),
+        (async () => {
+          const out = [];
+          for (const r of requests) out.push(await postJson(`${server.url}/v2/models/${name}/infer`, r)); // one at a time: no merging
+          return out;
+        })(),
+      ]);
+      many.forEach((r, i) => {
+        assert.equal(r.status, 200, `${name} #${i}: ${r.text}`);
+        assert.deepEqual(r.json.outputs, one[i].json.outputs, `${name} #${i}`);
+      });
+      const md = (await (await fetch(`${batched.url}/v2/models/${name}`)).json()) as { parameters: { batches: number; mean_batch_size: number } };
+      assert.ok(md.parameters.batches < 48 && md.parameters.mean_batch_size > 1, `${name}: ${JSON.stringify(md.parameters)}`);
+    }
+  });
+
+  test('a request that cannot join a batch fails alone; the others in its batch are answered', async () => {
+    const good = v2Request(trained.rows.slice(0, 2), 'FP64', 'predict_proba');
+    const bad = v2Request(trained.rows.slice(0, 2).map((r) => [...r.slice(0, 3), Number.NaN]), 'FP64', 'predict_proba');
+    // NaN arrives as null in JSON; the KNN model refuses it, and does so only for that request
+    const results = await Promise.all([good, bad, good, good].map((r) => postJson(`${batched.url}/v2/models/iris-python/infer`, r)));
+    assert.deepEqual(results.map((r) => r.status), [200, 400, 200, 200], results.map((r) => r.text).join('\n'));
+    for (const i of [0, 2, 3]) assertClose(nest(results[i].json.outputs[0]), trained.knn_proba.slice(0, 2), 1e-12);
+    assert.equal(batched.proc.exitCode, null);
+    const metrics = await (await fetch(`${batched.metricsUrl}/metrics`)).text();
+    assert.match(metrics, /batch_request_queue_count\{[^}]*model="iris-python"/);
   });
 });

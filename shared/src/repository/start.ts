@@ -92,7 +92,7 @@ export function repositorySettings(root: string, args: { [K in keyof typeof FLAG
 }
 
 /** The CLI entry: runs until SIGTERM/SIGINT, then drains every model. */
-export async function startCommand(argv: string[]): Promise<void> {
+export async function startCommand(argv: string[], base?: Settings): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: FLAGS });
   if (positionals.length > 1) throw new ConfigError('start takes one model repository folder');
   const given = positionals[0] ?? process.env.MLSERVER_MODELS_DIR;
@@ -101,7 +101,7 @@ export async function startCommand(argv: string[]): Promise<void> {
   if (!root && !process.env.MLSERVER_MODEL_IMPLEMENTATION) {
     throw new ConfigError('start needs a model repository folder (or MLSERVER_MODELS_DIR, or MLSERVER_MODEL_IMPLEMENTATION and MLSERVER_MODEL_URI)');
   }
-  const { settings, file } = repositorySettings(root, values);
+  const { settings, file } = base ? { settings: base, file: root ? readServerSettings(root) : { ignored: [] as string[] } } : repositorySettings(root, values);
   if (file.debug) process.env.LOG_LEVEL = 'debug';
   const log = createLogger('repository');
   if (file.ignored.length) log.warn(`settings.json: not used by modelfleet: ${file.ignored.join(', ')}`);
