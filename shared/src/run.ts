@@ -45,7 +45,8 @@ export async function runFromEnv(def: ServerDefinition, argv = process.argv.slic
     if (named && implementationFor(named, 'MLSERVER_MODEL_IMPLEMENTATION') !== def.implementation) {
       throw new ConfigError(`MLSERVER_MODEL_IMPLEMENTATION=${named} is not what this server serves (${def.implementation}); use that server's image or \`modelfleet start\``);
     }
-    repositoryRoot = repositoryFolder(settings.modelUri);
+    // Only KServe's --model_dir, and only for prepackaged servers: a user class's folder may well hold model folders.
+    if (!def.anyParameters && argv.some((a) => /^--model[_-]dir\b/.test(a))) repositoryRoot = repositoryFolder(settings.modelUri);
   } catch (err) {
     process.stderr.write(`${def.implementation}: configuration error: ${(err as Error).message}\n`);
     process.exit(EXIT_CONFIG);

@@ -236,7 +236,7 @@ describe('a repository of four models started from MLServer-style settings', () 
     ];
     const statusOf = async (name: string) => (await index()).find((r) => r.name === name)?.state;
     try {
-      for (let round = 0; round < 1; round++) {
+      {
         for (const name of ['iris-python', 'mlp']) {
           const unload = await postJson(`${server.url}/v2/repository/models/${name}/unload`, '');
           assert.equal(unload.status, 200, unload.text);
@@ -398,6 +398,12 @@ describe('server bins take MLServer env and KServe arguments', () => {
       assert.equal(md.parameters.max_batch_size, 8);
       assert.equal(md.parameters.max_batch_time, 0.005);
       assert.equal((await fetch(`${s.metricsUrl}/metrics`)).status, 200);
+      // a single-model server: the index has its model; loading and unloading are not for it
+      assert.deepEqual((await postJson(`${s.url}/v2/repository/index`, {})).json, [{ name: 'iris-env', state: 'READY', reason: '' }]);
+      const unload = await postJson(`${s.url}/v2/repository/models/iris-env/unload`, {});
+      assert.equal(unload.status, 501);
+      assert.match(unload.json.error, /modelfleet start/);
+      assert.equal((await postJson(`${s.url}/v2/repository/models/other/load`, {})).status, 404);
     } finally {
       assert.equal(await s.stop(), 0, s.logs());
     }
