@@ -54,7 +54,12 @@ export async function runFromEnv(def: ServerDefinition, argv = process.argv.slic
   if (repositoryRoot) {
     const { startCommand } = await import('./repository/start.js');
     process.stderr.write(`${def.implementation}: ${repositoryRoot} holds model folders, not a model: serving it as a model repository\n`);
-    await startCommand([repositoryRoot], settings);
+    try {
+      await startCommand([repositoryRoot], settings);
+    } catch (err) {
+      process.stderr.write(`${def.implementation}: configuration error: ${(err as Error).message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
     return;
   }
   await runServer(def, settings);
