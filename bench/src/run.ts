@@ -4,18 +4,14 @@
  * ratios to the bare server measured in the same run, plus idle/after-load memory (PSS of the whole process tree,
  * Python included) and cold start to first 200. Writes bench/results/latest.{json,md}.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
 import { h2load } from './h2load.js';
 import { wrk, type LoadResult } from './wrk.js';
+import { CLI, MLP_WIDTH, ROOT, trainModels } from './models.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = path.join(ROOT, 'shared/dist/cli.js');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
@@ -42,6 +38,8 @@ interface Workload {
   headers?: Record<string, string>;
   /** A gRPC workload: the method and request (path/body unused). */
   grpc?: { method: string; request: Record<string, unknown> };
+  /** Requests in flight, when not CONNECTIONS (the batching workloads use 64 clients). */
+  connections?: number;
 }
 
 const irisRow = [5.1, 3.5, 1.4, 0.2];
@@ -60,60 +58,6 @@ function v2binary(n: number, width = 4, output = 'predict_proba'): { body: Buffe
     }),
   );
   return { body: Buffer.concat([header, raw]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } };
-}
-
-const TRAIN_XGB = `
-import sys, numpy as np, xgboost as xgb
-from sklearn.datasets import make_classification
-X, y = make_classification(n_samples=20000, n_features=20, random_state=0)
-xgb.XGBClassifier(n_estimators=200, max_depth=6, tree_method='hist').fit(X, y).save_model(sys.argv[1])
-`;
-
-// A small tabular MLP (32 -> 64 -> 64 -> 10, softmax), exported with torch.onnx (Debian's python3-torch).
-const EXPORT_MLP = `
-import sys, torch
-torch.manual_seed(0)
-m = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10), torch.nn.Softmax(dim=1)).eval()
-torch.onnx.export(m, torch.zeros(1, 32), sys.argv[1], input_names=['x'], output_names=['probs'], dynamic_axes={'x': {0: 'n'}, 'probs': {0: 'n'}}, opset_version=13)
-`;
-const MLP_WIDTH = 32;
-
-/** bench/.cache/<dir>, with <file> written by Python `code` (given the file's path) unless it is there already. */
-async function trainedInPython(dir: string, file: string, modules: string[], code: string): Promise<string> {
-  const folder = path.join(ROOT, 'bench/.cache', dir);
-  if (!existsSync(path.join(folder, file))) {
-    mkdirSync(folder, { recursive: true });
-    const { findPython } = await import('@modelfleet/shared');
-    const py = await findPython(modules);
-    await promisify(execFile)(py.bin, ['-c', code, path.join(folder, file)]);
-  }
-  return folder;
-}
-
-/** Models are trained here (once, cached under bench/.cache): nothing is downloaded. */
-async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; graphs: string; mlp: string }> {
-  const iris = path.join(ROOT, 'bench/.cache/iris');
-  if (!existsSync(path.join(iris, 'model.joblib'))) {
-    mkdirSync(iris, { recursive: true });
-    await promisify(execFile)(process.execPath, [CLI, 'train-example', iris]);
-  }
-  const xgbDir = await trainedInPython('xgb200', 'model.json', ['xgboost', 'sklearn'], TRAIN_XGB);
-  // The language wrapper's cost with nothing to compute: a class whose predict returns its input.
-  const trivial = path.join(ROOT, 'bench/.cache/trivial');
-  mkdirSync(trivial, { recursive: true });
-  writeFileSync(path.join(trivial, 'Trivial.py'), 'class Trivial:\n    def predict(self, X, features_names):\n        return X\n');
-  // The graph layer's cost: the iris model alone in a deployment, and under a chain of four one-child routers.
-  const graphs = path.join(ROOT, 'bench/.cache/graphs');
-  mkdirSync(graphs, { recursive: true });
-  const sdep = (name: string, graph: string) =>
-    `apiVersion: machinelearning.seldon.io/v1\nkind: SeldonDeployment\nmetadata: {name: ${name}}\nspec:\n  predictors:\n  - name: p\n    graph: ${graph}\n`;
-  const leaf = `{name: iris, implementation: SKLEARN_SERVER, modelUri: ${iris}}`;
-  let chain = leaf;
-  for (let i = 4; i >= 1; i--) chain = `{name: hop${i}, implementation: SIMPLE_ROUTER, children: [${chain}]}`;
-  writeFileSync(path.join(graphs, 'one.yaml'), sdep('one', leaf));
-  writeFileSync(path.join(graphs, 'chain4.yaml'), sdep('chain4', chain));
-  const mlp = await trainedInPython('onnx-mlp', 'model.onnx', ['torch', 'onnx'], EXPORT_MLP);
-  return { iris, xgb: xgbDir, trivial, graphs, mlp };
 }
 
 /** The ONNX engine's own count of time inside session.run (inline runs), from the model metadata. */
@@ -187,6 +131,12 @@ async function main(): Promise<void> {
   });
   // Default (requests over the inline budget go to worker threads), everything inline, everything in workers.
   servers.push(onnx('onnx-mlp'), onnx('onnx-mlp-inline', { MODELFLEET_INLINE_BUDGET_US: '1000000000' }), onnx('onnx-mlp-pool', { MODELFLEET_INLINE_BUDGET_US: '0' }));
+  // Adaptive batching off and on (MLServer's max_batch_size / max_batch_time) with 64 clients sending 1-row requests.
+  // Off for the Python engine means no merging at all (MODELFLEET_MAX_BATCH_ROWS=1); sklearn-python merges what
+  // queues while its processes are busy (the default), python-adaptive also gathers for up to 2 ms.
+  const batching = { MLSERVER_MODEL_MAX_BATCH_SIZE: '64', MLSERVER_MODEL_MAX_BATCH_TIME: '0.002' };
+  servers.push(sklearn('python-unbatched', 'python', { MODELFLEET_MAX_BATCH_ROWS: '1' }), sklearn('python-adaptive', 'python', batching));
+  servers.push(onnx('onnx-adaptive', batching));
   const mlpGrpc = (server: string): Workload[] => [
     { name: 'onnx MLP 1 row, Seldon gRPC', server, path: '', body: '', grpc: { method: 'seldon.protos.Model/Predict', request: { data: { tensor: { shape: [1, MLP_WIDTH], values: mlpRow } } } } },
     { name: 'onnx MLP 1 row, V2 gRPC', server, path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelInfer', request: { model_name: 'mlp', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, MLP_WIDTH], contents: { fp32_contents: mlpRow } }] } } },
@@ -225,6 +175,8 @@ async function main(): Promise<void> {
     ...mlpWorkloads('onnx-mlp', true),
     ...mlpWorkloads('onnx-mlp-inline', true),
     ...mlpWorkloads('onnx-mlp-pool', false),
+    ...['python-unbatched', 'sklearn-python', 'python-adaptive'].map((server) => ({ name: 'iris 1 row, V2 REST, 64 clients', server, path: v2, body: v2json(1), connections: 64 })),
+    ...['onnx-mlp', 'onnx-adaptive'].map((server) => ({ name: 'onnx MLP 1 row, V2 REST, 64 clients', server, path: '/v2/models/mlp/infer', body: mlpV2, connections: 64 })),
   ]
     .filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only))
     // --quick (under two minutes) leaves out the ablation servers unless --only asks for them.
@@ -245,12 +197,12 @@ async function main(): Promise<void> {
         let r: LoadResult;
         let before: Awaited<ReturnType<typeof sessionRunStats>>;
         if (w.grpc) {
-          const spec = { target: proc.grpcTarget!, ...w.grpc, concurrency: CONNECTIONS };
+          const spec = { target: proc.grpcTarget!, ...w.grpc, concurrency: w.connections ?? CONNECTIONS };
           await h2load({ ...spec, seconds: WARMUP }, work);
           before = await sessionRunStats(proc.url, 'mlp');
           r = await h2load({ ...spec, seconds: SECONDS }, work);
         } else {
-          const load = { url: `${proc.url}${w.path}`, body: w.body, headers: { 'content-type': 'application/json', ...w.headers }, connections: CONNECTIONS };
+          const load = { url: `${proc.url}${w.path}`, body: w.body, headers: { 'content-type': 'application/json', ...w.headers }, connections: w.connections ?? CONNECTIONS };
           await wrk({ ...load, seconds: WARMUP }, work);
           before = await sessionRunStats(proc.url, 'mlp');
           r = await wrk({ ...load, seconds: SECONDS }, work);

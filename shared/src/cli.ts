@@ -20,6 +20,8 @@ const USAGE = `usage:
   modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
   modelfleet serve <PythonClass> --model-dir <d>  serve your own class (Model, or package.module.Model) with
                                                   Seldon's language-wrapper contract
+  modelfleet start [<repo-dir>] [options]         serve every model of a folder (MLServer's model-settings.json /
+                                                  settings.json; --http-port 8080, --grpc-port 8081, --metrics-port 8082)
   modelfleet run <deployment.yaml> [options]      run a SeldonDeployment's graphs on this machine
                                                   (--http-port 8000, --grpc-port 5001, --metrics-port, --host)
   modelfleet train-example <dir>                  train the iris example model into <dir>/model.joblib
@@ -168,6 +170,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'serve') return serve(rest);
   if (command === 'run') return runDeployment(rest);
+  if (command === 'start') return (await import('./repository/start.js')).startCommand(rest);
   if (command === 'train-example') return trainExample(rest);
   if (command === 'predict' || command === 'test') return clientCommand(command, rest);
   process.stdout.write(USAGE);

@@ -1,9 +1,17 @@
-import { notFound, notReady } from './errors.js';
+import { notFound, notReady, ServingError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { SeldonComponent } from './seldon/component.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName } from './runtime.js';
 
-export type ServerState = 'loading' | 'ready' | 'failed' | 'stopping';
+export type ServerState = 'loading' | 'ready' | 'failed' | 'stopping' | 'unloaded';
+
+/** One row of the V2 repository index (MLServer's states: UNKNOWN, READY, UNAVAILABLE, LOADING, UNLOADING). */
+export interface ModelIndexEntry {
+  name: string;
+  version?: string;
+  state: 'UNKNOWN' | 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
+  reason: string;
+}
 
 /**
  * The protocol-neutral heart of a server: one model, its readiness, and the in-flight count that a graceful stop
@@ -12,8 +20,8 @@ export type ServerState = 'loading' | 'ready' | 'failed' | 'stopping';
 export class DataPlane {
   state: ServerState = 'loading';
   failure?: string;
-  private runtime?: ModelRuntime;
-  private inflight = 0;
+  protected runtime?: ModelRuntime;
+  protected inflight = 0;
   private idle?: () => void;
 
   constructor(
@@ -39,18 +47,50 @@ export class DataPlane {
     this.failure = reason;
   }
 
-  /** Checks a model name/version from a path; a version is only checked when the model has one configured. */
-  checkModel(name: string, version?: string): void {
+  /**
+   * Checks a model name/version from a path and returns the plane serving it (this one; a model repository returns
+   * the named model's). A version is only checked when the model has one configured.
+   */
+  checkModel(name: string, version?: string): DataPlane {
     if (name !== this.model.name) throw notFound(`Model ${name} not found; this server serves ${this.model.name}`);
     if (version !== undefined && this.model.version !== undefined && version !== this.model.version) {
       throw notFound(`Model ${name} version ${version} not found; this server serves version ${this.model.version}`);
     }
+    return this;
   }
 
-  private loaded(): ModelRuntime {
+  /** The plane a Seldon path's deployment segment (/seldon/<namespace>/<deployment>/...) addresses: this one. */
+  forSeldonPath(_segment: string | undefined): DataPlane {
+    return this;
+  }
+
+  /** Names of the models served (KServe V1's model list). */
+  modelNames(): string[] {
+    return [this.model.name];
+  }
+
+  /** The V2 repository index: here the one model. */
+  index(): ModelIndexEntry[] {
+    const state = this.state === 'ready' ? 'READY' : this.state === 'loading' ? 'LOADING' : this.state === 'stopping' ? 'UNLOADING' : 'UNAVAILABLE';
+    return [{ name: this.model.name, ...(this.model.version ? { version: this.model.version } : {}), state, reason: this.failure ?? '' }];
+  }
+
+  /** A single-model server cannot load or unload at run time (a repository server, `modelfleet start`, can). */
+  async loadModel(name: string, _parameters?: Record<string, unknown>): Promise<void> {
+    this.checkModel(name);
+    throw new ServingError('unsupported', `this server serves one model; start a model repository (modelfleet start <dir>) to load and unload models`);
+  }
+
+  async unloadModel(name: string): Promise<void> {
+    return this.loadModel(name);
+  }
+
+  protected loaded(): ModelRuntime {
     if (this.state !== 'ready' || !this.runtime) {
       throw notReady(
-        this.state === 'failed'
+        this.state === 'unloaded'
+          ? `model ${this.model.name} is not loaded (POST /v2/repository/models/${this.model.name}/load loads it)`
+          : this.state === 'failed'
           ? `model ${this.model.name} failed to load: ${this.failure}`
           : this.state === 'stopping'
             ? 'server is shutting down'

@@ -13,7 +13,7 @@ if (!name) {
   process.exit(2);
 }
 try {
-  await runFromEnv(pythonClassDefinition(name));
+  await runFromEnv(pythonClassDefinition(name), []); // its argument is the class, not KServe arguments
 } catch (err) {
   process.stderr.write(`modelfleet-microservice: ${(err as Error).message}\n`);
   process.exit(2);

@@ -1,6 +1,11 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError } from './config/parameters.js';
+import { applyKserveArgs } from './config/kserve-args.js';
+import { implementationFor } from './repository/model-settings.js';
+import { implementationOfFolder, scanRepository } from './repository/scan.js';
 import { settingsFromEnv, type Settings } from './config/settings.js';
 import { createLogger } from './logger.js';
 import { createClusterMetricsServer } from './metrics/registry.js';
@@ -24,16 +29,47 @@ export async function runServer(def: ServerDefinition, settings: Settings): Prom
   await runOne(def, settings, cluster.isWorker ? { clusterWorker: { metricsPort, bindAfterLoad } } : {});
 }
 
-/** A server package's container entry point: the env contract only, no flags. */
-export async function runFromEnv(def: ServerDefinition): Promise<void> {
+/**
+ * A server package's container entry point: the env contract (Seldon's, and MLServer's MLSERVER_*), and KServe's
+ * model-server arguments, so the image takes the place of Seldon's, MLServer's or KServe's. As KServe's servers do,
+ * a --model_dir holding no model file of its own but model folders serves them all (a model repository).
+ */
+export async function runFromEnv(def: ServerDefinition, argv = process.argv.slice(2)): Promise<void> {
   let settings: Settings;
+  let repositoryRoot: string | undefined;
   try {
     settings = settingsFromEnv();
+    const ignored = applyKserveArgs(settings, argv);
+    if (ignored.length) process.stderr.write(`${def.implementation}: KServe arguments that change nothing here: ${ignored.map((n) => `--${n}`).join(', ')}\n`);
+    const named = process.env.MLSERVER_MODEL_IMPLEMENTATION;
+    if (named && implementationFor(named, 'MLSERVER_MODEL_IMPLEMENTATION') !== def.implementation) {
+      throw new ConfigError(`MLSERVER_MODEL_IMPLEMENTATION=${named} is not what this server serves (${def.implementation}); use that server's image or \`modelfleet start\``);
+    }
+    // Only KServe's --model_dir, and only for prepackaged servers: a user class's folder may well hold model folders.
+    if (!def.anyParameters && argv.some((a) => /^--model[_-]dir\b/.test(a))) repositoryRoot = repositoryFolder(settings.modelUri);
   } catch (err) {
     process.stderr.write(`${def.implementation}: configuration error: ${(err as Error).message}\n`);
     process.exit(EXIT_CONFIG);
   }
+  if (repositoryRoot) {
+    const { startCommand } = await import('./repository/start.js');
+    process.stderr.write(`${def.implementation}: ${repositoryRoot} holds model folders, not a model: serving it as a model repository\n`);
+    try {
+      await startCommand([repositoryRoot], settings);
+    } catch (err) {
+      process.stderr.write(`${def.implementation}: configuration error: ${(err as Error).message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    return;
+  }
   await runServer(def, settings);
+}
+
+/** A local folder with no model file at its top but sub-folders that are models; undefined otherwise. */
+function repositoryFolder(uri: string | undefined): string | undefined {
+  if (!uri || /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) || !existsSync(uri) || !statSync(uri).isDirectory()) return undefined;
+  if (existsSync(path.join(uri, 'model-settings.json')) || implementationOfFolder(uri)) return undefined;
+  return scanRepository(uri).length ? uri : undefined;
 }
 
 async function runOne(def: ServerDefinition, settings: Settings, options: StartOptions): Promise<void> {

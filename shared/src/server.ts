@@ -6,8 +6,11 @@ import { parse as parseYaml } from 'yaml';
 import { fetchModel } from '@modelfleet/storage-init';
 import { ConfigError, resolveParameters } from './config/parameters.js';
 import type { Settings } from './config/settings.js';
+import type { Express } from 'express';
+import { AdaptiveBatcher } from './batching/adaptive.js';
+import type { ModelRuntime } from './runtime.js';
 import { DataPlane } from './dataplane.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { createMetricsServer, ServerMetrics, shareWithPrimary } from './metrics/registry.js';
 import { createGrpcServer, type GrpcServer } from './grpc/server.js';
 import { createRestApp } from './rest/app.js';
@@ -62,52 +65,97 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
   const metrics = new ServerMetrics(settings.identity);
   const plane = new DataPlane({ name: settings.modelName, version: settings.modelVersion }, log);
   let modelPath = '';
+  return serveModels({
+    name: def.implementation,
+    log,
+    metrics,
+    plane,
+    settings,
+    options,
+    routes: def.routes?.bind(def),
+    seldonMetadata: () => seldonMetadata(plane, modelPath, settings.modelMetadata),
+    what: modelUri ?? '(no model_uri)',
+    load: async () => {
+      const started = Date.now();
+      try {
+        modelPath = modelUri ? await fetchModel(modelUri, { log: (m) => log.info(m) }) : '';
+        const runtime = await def.createRuntime({
+          modelName: settings.modelName,
+          modelVersion: settings.modelVersion,
+          modelPath,
+          params,
+          workers: settings.workers,
+          maxQueue: settings.maxQueue,
+          maxBatchRows: settings.maxBatchRows,
+          inlineBudgetUs: settings.inlineBudgetUs,
+          log,
+          metrics,
+          unit: settings.unit,
+        });
+        await runtime.load();
+        plane.setRuntime(withBatching(runtime, settings, log));
+        const engine = runtime.metadata().parameters?.engine;
+        log.info(`model ${settings.modelName} ready in ${Date.now() - started} ms (engine: ${String(engine ?? 'n/a')})`);
+      } catch (err) {
+        const message = (err as Error).message ?? String(err);
+        plane.fail(message);
+        log.error(`model ${settings.modelName} failed to load: ${message}`);
+        throw err;
+      }
+    },
+  });
+}
+
+/** Adaptive batching from MLSERVER_MODEL_MAX_BATCH_SIZE / _TIME (off unless size > 1 and time > 0, as in MLServer). */
+function withBatching(runtime: ModelRuntime, settings: Settings, log: Logger): ModelRuntime {
+  if (settings.maxBatchSize <= 1 || settings.maxBatchTimeMs <= 0) return runtime;
+  log.info(`adaptive batching: up to ${settings.maxBatchSize} requests or ${settings.maxBatchTimeMs} ms`);
+  return new AdaptiveBatcher(runtime, { maxBatchSize: settings.maxBatchSize, maxBatchTimeMs: settings.maxBatchTimeMs });
+}
+
+/** What serveModels needs: the plane to serve, how to load what it serves, and the protocol extras. */
+export interface Serving {
+  /** For log lines (the implementation, or "repository"). */
+  name: string;
+  log: Logger;
+  metrics: ServerMetrics;
+  plane: DataPlane;
+  settings: Settings;
+  options: StartOptions;
+  routes?: (app: Express, ctx: ServerContext) => void;
+  seldonMetadata: ServerContext['seldonMetadata'];
+  /** Loads what the plane serves; throws when the server cannot serve (a single model that failed). */
+  load(): Promise<void>;
+  /** What is loading, for the start-up line. */
+  what: string;
+  serverName?: string;
+  serverVersion?: string;
+}
+
+/**
+ * Binds the ports and serves `plane` over REST, gRPC and metrics while `load` runs in the background; readiness
+ * turns true when it is done.
+ */
+export async function serveModels(serving: Serving): Promise<RunningServer> {
+  const { log, metrics, plane, settings, options } = serving;
   const ctx: ServerContext = {
     plane,
     metrics,
     log,
     unit: settings.unit,
-    serverName: 'modelfleet',
-    serverVersion: VERSION,
-    seldonMetadata: () => seldonMetadata(plane, modelPath, settings.modelMetadata),
+    serverName: serving.serverName ?? 'modelfleet',
+    serverVersion: serving.serverVersion ?? VERSION,
+    seldonMetadata: serving.seldonMetadata,
   };
-  const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes, routes: def.routes?.bind(def) });
+  const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes, routes: serving.routes });
   const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);
   const grpcServer: GrpcServer | undefined = settings.grpcPort !== undefined ? createGrpcServer(ctx, settings.grpcMaxMessageBytes) : undefined;
-  const started = Date.now();
-  const ready = (async () => {
-    try {
-      modelPath = modelUri ? await fetchModel(modelUri, { log: (m) => log.info(m) }) : '';
-      const runtime = await def.createRuntime({
-        modelName: settings.modelName,
-        modelVersion: settings.modelVersion,
-        modelPath,
-        params,
-        workers: settings.workers,
-        maxQueue: settings.maxQueue,
-        maxBatchRows: settings.maxBatchRows,
-        inlineBudgetUs: settings.inlineBudgetUs,
-        log,
-        metrics,
-        unit: settings.unit,
-      });
-      await runtime.load();
-      plane.setRuntime(runtime);
-      grpcServer?.setServing(true);
-      const engine = runtime.metadata().parameters?.engine;
-      log.info(`model ${settings.modelName} ready in ${Date.now() - started} ms (engine: ${String(engine ?? 'n/a')})`);
-    } catch (err) {
-      const message = (err as Error).message ?? String(err);
-      plane.fail(message);
-      log.error(`model ${settings.modelName} failed to load: ${message}`);
-      throw err;
-    }
-  })();
+  const ready = serving.load().then(() => grpcServer?.setServing(true));
   ready.catch(() => {}); // callers decide what a failed load means; never an unhandled rejection
   if (options.clusterWorker?.bindAfterLoad) {
-    log.info(`${def.implementation}: loading ${modelUri ?? '(no model_uri)'} before taking a share of the ports`);
+    log.info(`${serving.name}: loading ${serving.what} before taking a share of the ports`);
     try {
       await ready;
     } catch {
@@ -135,8 +183,8 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
     }
   }
   log.info(
-    `${def.implementation}: HTTP on :${httpPort}, ${grpcPort !== undefined ? `gRPC on :${grpcPort}, ` : ''}` +
-      `metrics on :${metricsPort}${settings.metricsPath}; ${plane.ready ? 'model loaded' : `loading ${modelUri ?? '(no model_uri)'}`}`,
+    `${serving.name}: HTTP on :${httpPort}, ${grpcPort !== undefined ? `gRPC on :${grpcPort}, ` : ''}` +
+      `metrics on :${metricsPort}${settings.metricsPath}; ${plane.ready ? 'loaded' : `loading ${serving.what}`}`,
   );
 
   let stopping: Promise<void> | undefined;

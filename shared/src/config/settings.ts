@@ -24,6 +24,9 @@ export interface Settings {
   maxQueue: number;
   /** Rows the Python engine may merge from queued requests into one call (1 = no batching). */
   maxBatchRows: number;
+  /** Adaptive batching (MLSERVER_MODEL_MAX_BATCH_SIZE / _TIME, seconds in the env): off unless size > 1 and time > 0. */
+  maxBatchSize: number;
+  maxBatchTimeMs: number;
   /** Native engine: requests estimated to take at most this many microseconds run on the event loop. */
   inlineBudgetUs: number;
   maxBodyBytes: number;
@@ -45,6 +48,14 @@ function int(env: NodeJS.ProcessEnv, names: string[], fallback: number): number 
     }
   }
   return fallback;
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string): number {
+  const v = env[name];
+  if (v === undefined || v === '') return 0;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0) throw new ConfigError(`${name} must be a non-negative number of seconds, got "${v}"`);
+  return x;
 }
 
 /** Parses sizes such as 104857600, 100mb, 2GiB. */
@@ -106,6 +117,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     httpProcesses: Math.max(1, int(env, ['MODELFLEET_HTTP_PROCESSES'], 1)),
     maxQueue: int(env, ['MODELFLEET_MAX_QUEUE'], 2048),
     maxBatchRows: Math.max(1, int(env, ['MODELFLEET_MAX_BATCH_ROWS'], 256)),
+    maxBatchSize: int(env, ['MLSERVER_MODEL_MAX_BATCH_SIZE'], 0),
+    maxBatchTimeMs: seconds(env, 'MLSERVER_MODEL_MAX_BATCH_TIME') * 1000,
     inlineBudgetUs: int(env, ['MODELFLEET_INLINE_BUDGET_US'], 500),
     maxBodyBytes: parseSize(env.MODELFLEET_MAX_BODY_SIZE ?? '100mb', 'MODELFLEET_MAX_BODY_SIZE'),
     drainTimeoutMs: int(env, ['MODELFLEET_DRAIN_TIMEOUT_SECONDS'], 20) * 1000,

@@ -15,6 +15,7 @@ import { decodeV2Proto, encodeV2Proto, metadataToProto } from '../codecs/v2-prot
 import { seldonAggregate, seldonFeedback, seldonPredict, seldonRoute, seldonTransformInput, seldonTransformOutput } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
 import { V2_EXTENSIONS } from '../rest/v2.js';
+import { repositoryRpcs } from '../repository/grpc.js';
 import { grpcError, toGrpcError } from './status.js';
 import { PROTO_OPTIONS } from './protos.js';
 
@@ -53,7 +54,7 @@ export interface GrpcServer {
 }
 
 export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): GrpcServer {
-  const definition = protoLoader.loadSync(['prediction.proto', 'grpc_service.proto', HEALTH_PROTO], PROTO_OPTIONS);
+  const definition = protoLoader.loadSync(['prediction.proto', 'grpc_service.proto', 'model_repository.proto', HEALTH_PROTO], PROTO_OPTIONS);
   const pkg = grpc.loadPackageDefinition(definition) as Obj;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,
@@ -131,23 +132,24 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
     ServerLive: () => ({ live: ctx.plane.live }),
     ServerReady: () => ({ ready: ctx.plane.ready }),
     ModelReady: (r) => {
-      ctx.plane.checkModel(r.name ?? '', r.version || undefined);
-      return { ready: ctx.plane.ready };
+      return { ready: ctx.plane.checkModel(r.name ?? '', r.version || undefined).ready };
     },
     ServerMetadata: () => ({ name: ctx.serverName, version: ctx.serverVersion, extensions: V2_EXTENSIONS }),
     ModelMetadata: (r) => {
-      ctx.plane.checkModel(r.name ?? '', r.version || undefined);
-      return metadataToProto(ctx.plane.metadata());
+      return metadataToProto(ctx.plane.checkModel(r.name ?? '', r.version || undefined).metadata());
     },
     ModelInfer: async (r) => {
-      ctx.plane.checkModel(r.model_name ?? '', r.model_version || undefined);
+      const plane = ctx.plane.checkModel(r.model_name ?? '', r.model_version || undefined);
       const { request, raw } = decodeV2Proto(r);
-      const response = await ctx.plane.infer(request, 'v2');
-      return encodeV2Proto(response, request, raw, ctx.plane.model);
+      const response = await plane.infer(request, 'v2');
+      return encodeV2Proto(response, request, raw, plane.model);
     },
+    ...repositoryRpcs(ctx),
   };
   const v2Service = pkg.inference.GRPCInferenceService.service as grpc.ServiceDefinition;
   server.addService(tolerant(v2Service), Object.fromEntries(Object.keys(v2Service).map((m) => [m, unary('v2-grpc', m, v2[m])])));
+  const repoService = pkg.inference.model_repository.ModelRepositoryService.service as grpc.ServiceDefinition;
+  server.addService(tolerant(repoService), Object.fromEntries(Object.keys(repoService).map((m) => [m, unary('v2-grpc', m, v2[m])])));
 
   const serviceNames = ['', ...SELDON_SERVICES.map((s) => `seldon.protos.${s}`), 'inference.GRPCInferenceService'];
   const health = new HealthImplementation(Object.fromEntries(serviceNames.map((s) => [s, 'NOT_SERVING'])));

@@ -3,7 +3,8 @@ import type { Logger } from '../logger.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName, TensorMetadata } from '../runtime.js';
 import type { Parameters, Tensor } from '../tensor.js';
 import { findPython } from './interpreter.js';
-import { JobQueue, mergeInputs, splitOutputs, type Job } from './batcher.js';
+import { JobQueue, type Job } from './batcher.js';
+import { splitOutputs, stackInputs } from '../batching/merge.js';
 import { PythonPool } from './pool.js';
 import type { PythonProcess } from './process.js';
 import { packNumeric, unpackNumeric, type FrameTensor } from './tensors.js';
@@ -133,8 +134,8 @@ export class PythonRuntime implements ModelRuntime {
     let split: Tensor[][] | undefined;
     let parameters: Parameters | undefined;
     try {
-      const answer = await this.call(proc, [mergeInputs(batch)], first.outputs, first.parameters);
-      split = splitOutputs(answer.outputs, batch);
+      const answer = await this.call(proc, stackInputs(batch), first.outputs, first.parameters);
+      split = splitOutputs(answer.outputs, batch.map((j) => j.inputs[0].shape[0]));
       parameters = answer.parameters;
     } catch {
       split = undefined; // one bad request must not fail the others: they go again one by one

@@ -7,6 +7,7 @@ import { mountDocs } from './docs.js';
 import { mountKserveV1 } from './kserve-v1.js';
 import { mountSeldon } from './seldon.js';
 import { mountV2 } from './v2.js';
+import { mountRepository } from '../repository/rest.js';
 
 export interface RestOptions {
   maxBodyBytes: number;
@@ -41,6 +42,7 @@ export function createRestApp(ctx: ServerContext, opts: RestOptions): express.Ex
   });
   mountSeldon(app, ctx);
   mountV2(app, ctx);
+  mountRepository(app, ctx);
   mountKserveV1(app, ctx);
   mountDocs(app, ctx);
   opts.routes?.(app, ctx);

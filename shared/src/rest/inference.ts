@@ -11,6 +11,7 @@ import { stringify } from '../codecs/json-numbers.js';
 import { badInput, tooLarge } from '../errors.js';
 import { seldonPredict } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
+import type { DataPlane } from '../dataplane.js';
 import type { RestProtocol } from './context.js';
 import { errorBody, parseJson } from './context.js';
 
@@ -53,12 +54,12 @@ const ROUTES: InferenceRoute[] = [
   {
     methods: ['POST', 'GET'],
     // The ingress-style prefix /seldon/<namespace>/<deployment>/ is accepted as Istio/Ambassador route it.
-    pattern: /^\/(?:seldon\/[^/]+\/[^/]+\/)?(?:predict|api\/v1\.0\/predictions|api\/v0\.1\/predictions)$/,
+    pattern: /^\/(?:seldon\/[^/]+\/([^/]+)\/)?(?:predict|api\/v1\.0\/predictions|api\/v0\.1\/predictions)$/,
     protocol: 'seldon',
     endpoint: 'predictions',
     async handle(ctx, req, body, match, query) {
       if (req.method === 'GET' && !match[0].endsWith('/predict')) throw badInput(`use POST for ${match[0]}`);
-      return json(await seldonPredict(ctx, await seldonBody(req, body, query), true));
+      return json(await seldonPredict(onPlane(ctx, ctx.plane.forSeldonPath(match[1])), await seldonBody(req, body, query), true));
     },
   },
   {
@@ -67,7 +68,7 @@ const ROUTES: InferenceRoute[] = [
     protocol: 'v2',
     endpoint: 'infer',
     async handle(ctx, req, body, match) {
-      ctx.plane.checkModel(decodeURIComponent(match[1]), match[2] === undefined ? undefined : decodeURIComponent(match[2]));
+      const plane = ctx.plane.checkModel(decodeURIComponent(match[1]), match[2] === undefined ? undefined : decodeURIComponent(match[2]));
       const headerLen = req.headers[BINARY_HEADER];
       let headerLength: number | undefined;
       if (headerLen !== undefined) {
@@ -76,8 +77,8 @@ const ROUTES: InferenceRoute[] = [
       }
       if (!body.length) throw badInput('empty request body: send an inference request');
       const request = decodeV2Request(body, headerLength);
-      const response = await ctx.plane.infer(request, 'v2');
-      const encoded = encodeV2Response(response, request, ctx.plane.model);
+      const response = await plane.infer(request, 'v2');
+      const encoded = encodeV2Response(response, request, plane.model);
       return { status: 200, contentType: encoded.contentType, body: encoded.body, headers: encoded.headers };
     },
   },
@@ -87,12 +88,22 @@ const ROUTES: InferenceRoute[] = [
     protocol: 'kserve-v1',
     endpoint: 'predict',
     async handle(ctx, _req, body, match) {
-      ctx.plane.checkModel(decodeURIComponent(match[1]));
-      const response = await ctx.plane.infer(decodeV1Request(parseJson(body)), 'kserve-v1');
+      const plane = ctx.plane.checkModel(decodeURIComponent(match[1]));
+      const response = await plane.infer(decodeV1Request(parseJson(body)), 'kserve-v1');
       return json(encodeV1Response(response.outputs));
     },
   },
 ];
+
+const contexts = new WeakMap<DataPlane, ServerContext>();
+
+/** The context with another plane (a repository's model named by the path), made once per plane. */
+function onPlane(ctx: ServerContext, plane: DataPlane): ServerContext {
+  if (plane === ctx.plane) return ctx;
+  let c = contexts.get(plane);
+  if (!c) contexts.set(plane, (c = { ...ctx, plane }));
+  return c;
+}
 
 function send(res: ServerResponse, reply: Reply): void {
   const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;

@@ -7,7 +7,7 @@ export function mountKserveV1(app: Express, ctx: ServerContext): void {
   app.get(
     '/v1/models',
     route(ctx, 'kserve-v1', 'models', (_req, res) => {
-      res.json({ models: [ctx.plane.model.name] });
+      res.json({ models: ctx.plane.modelNames() });
     }),
   );
   const model = /^\/v1\/models\/([^/:]+)$/;
@@ -15,8 +15,8 @@ export function mountKserveV1(app: Express, ctx: ServerContext): void {
     model,
     route(ctx, 'kserve-v1', 'model_ready', (req, res) => {
       const name = (req.params as Record<string, string>)[0];
-      ctx.plane.checkModel(name);
-      res.status(ctx.plane.ready ? 200 : 503).json({ name, ready: ctx.plane.ready });
+      const plane = ctx.plane.checkModel(name);
+      res.status(plane.ready ? 200 : 503).json({ name, ready: plane.ready });
     }),
   );
 }

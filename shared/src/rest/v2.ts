@@ -28,16 +28,15 @@ export function mountV2(app: Express, ctx: ServerContext): void {
     modelPaths('/ready'),
     route(ctx, 'v2', 'model_ready', (req, res) => {
       const { name, version } = params(req);
-      ctx.plane.checkModel(name, version);
-      res.status(ctx.plane.ready ? 200 : 503).json({ name, ready: ctx.plane.ready });
+      const plane = ctx.plane.checkModel(name, version);
+      res.status(plane.ready ? 200 : 503).json({ name, ready: plane.ready });
     }),
   );
   app.get(
     modelPaths(''),
     route(ctx, 'v2', 'model_metadata', (req, res) => {
       const { name, version } = params(req);
-      ctx.plane.checkModel(name, version);
-      res.json(ctx.plane.metadata());
+      res.json(ctx.plane.checkModel(name, version).metadata());
     }),
   );
 }
