@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
 import { h2load } from './h2load.js';
+import { grpcClientLoad } from './grpc-stream.js';
 import { wrk, type LoadResult } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -42,6 +43,8 @@ interface Workload {
   headers?: Record<string, string>;
   /** A gRPC workload: the method and request (path/body unused). */
   grpc?: { method: string; request: Record<string, unknown> };
+  /** Driven by a grpc-js client instead of h2load: unary V2 ModelInfer, or the same over one ModelStreamInfer stream. */
+  client?: 'unary' | 'stream';
 }
 
 const irisRow = [5.1, 3.5, 1.4, 0.2];
@@ -155,6 +158,7 @@ async function main(): Promise<void> {
   });
   const servers: ServerSpec[] = [
     { name: 'bare-node', args: [path.join(ROOT, 'bench/dist/bare-server.js')], probe: { path: '/', body: '{}' } },
+    { name: 'bare-grpc', args: [path.join(ROOT, 'bench/dist/bare-grpc-server.js')], probe: { path: '/', body: '{}' } },
     sklearn('sklearn-native', 'native'),
     // The same model with every request sent to a worker thread: what running small requests inline saves.
     sklearn('sklearn-native-no-inline', 'native', { MODELFLEET_INLINE_BUDGET_US: '0' }),
@@ -203,6 +207,11 @@ async function main(): Promise<void> {
   const v2 = '/v2/models/iris/infer';
   const workloads: Workload[] = [
     { name: 'bare node, fixed reply', server: 'bare-node', path: '/', body: seldon(1) },
+    // grpc-js's own limit: the same protos, a fixed reply; the gRPC rows' "× bare gRPC" divide by these.
+    { name: 'bare grpc-js, Seldon Predict', server: 'bare-grpc', path: '', body: '', grpc: { method: 'seldon.protos.Model/Predict', request: seldonMsg(1) } },
+    { name: 'bare grpc-js, V2 ModelInfer', server: 'bare-grpc', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelInfer', request: v2Msg(1) } },
+    { name: 'bare grpc-js, V2 unary (grpc-js client)', server: 'bare-grpc', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelInfer', request: v2Msg(1) }, client: 'unary' as const },
+    { name: 'bare grpc-js, V2 one stream (grpc-js client)', server: 'bare-grpc', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelStreamInfer', request: v2Msg(1) }, client: 'stream' as const },
     { name: 'iris 1 row, Seldon REST', server: 'sklearn-native', path: predictions, body: seldon(1) },
     { name: 'iris 1000 rows, Seldon REST', server: 'sklearn-native', path: predictions, body: seldon(1000) },
     { name: 'iris 1 row, V2 REST', server: 'sklearn-native', path: v2, body: v2json(1) },
@@ -216,6 +225,9 @@ async function main(): Promise<void> {
     { name: 'iris 1 row, V2 REST', server: 'sklearn-python', path: v2, body: v2json(1) },
     { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-python', path: v2, body: bin.body, headers: bin.headers },
     ...grpcWorkloads('sklearn-native'),
+    // Streaming against unary, both from the same grpc-js client with 16 in flight.
+    { name: 'iris 1 row, V2 unary (grpc-js client)', server: 'sklearn-native', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelInfer', request: v2Msg(1) }, client: 'unary' as const },
+    { name: 'iris 1 row, V2 one stream (grpc-js client)', server: 'sklearn-native', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelStreamInfer', request: v2Msg(1) }, client: 'stream' as const },
     ...grpcWorkloads('sklearn-python'),
     { name: 'iris 1 row, Seldon REST', server: 'graph-1-node', path: predictions, body: seldon(1) },
     { name: 'iris 1 row, Seldon REST', server: 'graph-4-routers', path: predictions, body: seldon(1) },
@@ -226,13 +238,14 @@ async function main(): Promise<void> {
     ...mlpWorkloads('onnx-mlp-inline', true),
     ...mlpWorkloads('onnx-mlp-pool', false),
   ]
-    .filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only))
+    .filter((w) => w.server.startsWith('bare-') || !only || w.name.includes(only) || w.server.includes(only))
     // --quick (under two minutes) leaves out the ablation servers unless --only asks for them.
     .filter((w) => !quick || only || !ABLATIONS.has(w.server));
 
-  const results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; sessionRun?: SessionRunShare }> = [];
+  const results: Row[] = [];
   const memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }> = {};
   let bare: LoadResult | undefined;
+  const bareGrpc = new Map<string, LoadResult>();
   for (const spec of servers) {
     const mine = workloads.filter((w) => w.server === spec.name);
     if (!mine.length) continue;
@@ -244,7 +257,11 @@ async function main(): Promise<void> {
       for (const w of mine) {
         let r: LoadResult;
         let before: Awaited<ReturnType<typeof sessionRunStats>>;
-        if (w.grpc) {
+        if (w.client) {
+          const spec = { target: proc.grpcTarget!, request: w.grpc!.request, inFlight: CONNECTIONS, mode: w.client };
+          await grpcClientLoad({ ...spec, seconds: WARMUP });
+          r = await grpcClientLoad({ ...spec, seconds: SECONDS });
+        } else if (w.grpc) {
           const spec = { target: proc.grpcTarget!, ...w.grpc, concurrency: CONNECTIONS };
           await h2load({ ...spec, seconds: WARMUP }, work);
           before = await sessionRunStats(proc.url, 'mlp');
@@ -263,7 +280,15 @@ async function main(): Promise<void> {
             ? { meanUs: ((afterRun.ms - before.ms) * 1000) / (afterRun.runs - before.runs), inlineRuns: afterRun.runs - before.runs, shareOfRequest: ((afterRun.ms - before.ms) * 1000) / (afterRun.runs - before.runs) / (1e6 / r.rps) }
             : undefined;
         if (spec.name === 'bare-node') bare = r;
-        const row = { ...w, ...r, rpsRatio: r.rps / (bare?.rps ?? NaN), p50Ratio: r.p50 / (bare?.p50 ?? NaN), p99Ratio: r.p99 / (bare?.p99 ?? NaN), ...(sessionRun ? { sessionRun } : {}) };
+        // gRPC rows also divide by bare grpc-js answering the same method the same way (h2load, or a grpc-js client).
+        const grpcKey = w.grpc && `${w.grpc.method} ${w.client ?? 'h2load'}`;
+        if (grpcKey && spec.name === 'bare-grpc') bareGrpc.set(grpcKey, r);
+        const grpcBase = grpcKey ? bareGrpc.get(grpcKey) : undefined;
+        const row: Row = {
+          ...w, ...r, rpsRatio: r.rps / (bare?.rps ?? NaN), p50Ratio: r.p50 / (bare?.p50 ?? NaN), p99Ratio: r.p99 / (bare?.p99 ?? NaN),
+          ...(grpcBase ? { grpcRatio: r.rps / grpcBase.rps } : {}),
+          ...(sessionRun ? { sessionRun } : {}),
+        };
         results.push(row);
         process.stderr.write(
           `${w.name.padEnd(36)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}` +
@@ -278,6 +303,8 @@ async function main(): Promise<void> {
   report(results, memory);
 }
 
+type Row = Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; grpcRatio?: number; sessionRun?: SessionRunShare };
+
 interface SessionRunShare {
   meanUs: number;
   inlineRuns: number;
@@ -285,18 +312,18 @@ interface SessionRunShare {
 }
 
 function report(
-  results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; sessionRun?: SessionRunShare }>,
+  results: Row[],
   memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }>,
 ): void {
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   const lines = [
     `Machine: ${machine}. wrk -t2 -c${CONNECTIONS}, ${SECONDS}s after ${WARMUP}s warm-up, loopback${quick ? ' (--quick)' : ''}.`,
     '',
-    '| workload | server | req/s | × bare | p50 ms | p99 ms | p99 × bare | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| workload | server | req/s | × bare | × bare gRPC | p50 ms | p99 ms | p99 × bare | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map(
       (r) =>
-        `| ${r.name} | ${r.server} | ${r.rps.toFixed(0)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.p99Ratio.toFixed(2)} | ${r.errors} |`,
+        `| ${r.name} | ${r.server} | ${r.rps.toFixed(0)} | ${r.rpsRatio.toFixed(2)} | ${r.grpcRatio?.toFixed(2) ?? ''} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.p99Ratio.toFixed(2)} | ${r.errors} |`,
     ),
     '',
     ...(results.some((r) => r.sessionRun)

@@ -147,7 +147,9 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
     },
   };
   const v2Service = pkg.inference.GRPCInferenceService.service as grpc.ServiceDefinition;
-  server.addService(tolerant(v2Service), Object.fromEntries(Object.keys(v2Service).map((m) => [m, unary('v2-grpc', m, v2[m])])));
+  const v2Impl: grpc.UntypedServiceImplementation = Object.fromEntries(Object.keys(v2).map((m) => [m, unary('v2-grpc', m, v2[m])]));
+  v2Impl.ModelStreamInfer = streamInfer(ctx, v2.ModelInfer);
+  server.addService(tolerant(v2Service), v2Impl);
 
   const serviceNames = ['', ...SELDON_SERVICES.map((s) => `seldon.protos.${s}`), 'inference.GRPCInferenceService'];
   const health = new HealthImplementation(Object.fromEntries(serviceNames.map((s) => [s, 'NOT_SERVING'])));
@@ -175,5 +177,54 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
           resolve();
         });
       }),
+  };
+}
+
+/**
+ * Triton's ModelStreamInfer: many ModelInferRequests over one bidirectional stream, so a client pays HTTP/2's
+ * per-call cost (headers, trailers, a new stream) once. Each request gets one ModelStreamInferResponse, in the order
+ * they complete (clients match them by id, as with Triton); a failed request answers error_message and the stream
+ * goes on. The stream ends once the client has ended its side and every answer is written.
+ */
+function streamInfer(ctx: ServerContext, infer: (r: Obj) => Promise<Obj> | Obj): grpc.handleBidiStreamingCall<Obj, Obj> {
+  return (call) => {
+    let pending = 0;
+    let ended = false;
+    const finish = () => {
+      if (ended && pending === 0) call.end();
+    };
+    call.on('data', (r: Obj) => {
+      pending++;
+      ctx.plane.begin();
+      const end = ctx.metrics.duration.startTimer({ protocol: 'v2-grpc', endpoint: 'ModelStreamInfer' });
+      const malformed = r?.[MALFORMED as unknown as string];
+      Promise.resolve()
+        .then(() => {
+          if (malformed !== undefined) throw grpcError(grpc.status.INVALID_ARGUMENT, `malformed ModelStreamInfer request: ${malformed}`);
+          return infer(r);
+        })
+        .then(
+          (response) => ({ code: 'OK', message: { error_message: '', infer_response: response } }),
+          (err) => {
+            const e = toGrpcError(err);
+            if (e.code === grpc.status.INTERNAL) ctx.log.error(`v2-grpc ModelStreamInfer failed: ${e.details}`);
+            return { code: grpc.status[e.code], message: { error_message: e.details ?? grpc.status[e.code] } };
+          },
+        )
+        .then(({ code, message }) => {
+          ctx.plane.end();
+          end();
+          ctx.metrics.requests.inc({ protocol: 'v2-grpc', endpoint: 'ModelStreamInfer', code });
+          pending--;
+          if (!call.cancelled) call.write(message);
+          finish();
+        });
+    });
+    call.on('end', () => {
+      ended = true;
+      finish();
+    });
+    // A cancelled stream: answers still pending are dropped when they complete (call.cancelled).
+    call.on('error', () => {});
   };
 }
