@@ -29,6 +29,9 @@ export function spawnServer(command: string[], env: Record<string, string> = {})
       PREDICTIVE_UNIT_GRPC_SERVICE_PORT: '0',
       MODELFLEET_HOST: '127.0.0.1',
       MODELFLEET_WORKERS: '1',
+      // One server process unless a test asks for more (the default is one per CPU): tests inspect one process,
+      // and the machine running them is shared.
+      MODELFLEET_HTTP_PROCESSES: '1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,7 +105,7 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
 /** Runs a process to completion (for start-up errors); returns its exit code and output. */
 export function runToExit(command: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, command, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, command, { env: { ...process.env, MODELFLEET_HTTP_PROCESSES: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     proc.stdout.on('data', (d) => (output += d));
     proc.stderr.on('data', (d) => (output += d));
