@@ -14,9 +14,10 @@ import { createRestApp } from './rest/app.js';
 import type { ServerContext } from './context.js';
 import { withInferenceRoutes } from './rest/inference.js';
 import type { ServerDefinition } from './server-definition.js';
+import { VERSION } from './version.js';
 import { MODEL_URI_PARAMETER } from './server-definition.js';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
 
 export interface RunningServer {
   httpPort: number;
