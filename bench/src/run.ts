@@ -5,7 +5,7 @@
  * Python included) and cold start to first 200. Writes bench/results/latest.{json,md}.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
 import { h2load } from './h2load.js';
 import { grpcClientLoad } from './grpc-stream.js';
+import { coldStarts, type ColdStart, type ColdStartSpec } from './cold-start.js';
 import { wrk, type LoadResult } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -300,7 +301,30 @@ async function main(): Promise<void> {
       await proc.stop();
     }
   }
-  report(results, memory);
+  // Cold start, launch -> first 200, median of 3 starts (1 with --quick), every model type against bare Node.
+  let cold: ColdStart[] = [];
+  if (!only || only === 'cold') {
+    const firstCache = path.join(work, 'cache-first');
+    const warmCache = path.join(work, 'cache-warm');
+    const skl = (engine: string, cache: string, env: Record<string, string> = {}) => [
+      [CLI, 'serve', 'SKLEARN_SERVER', '--model-uri', models.iris, '--model-name', 'iris', '--param', `engine=${engine}`],
+      { MODELFLEET_CACHE_DIR: cache, ...env },
+    ] as const;
+    const seldonProbe = { path: predictions, body: seldon(1) };
+    const specs: ColdStartSpec[] = [
+      { name: 'bare node', args: [path.join(ROOT, 'bench/dist/bare-server.js')], probe: { path: '/', body: '{}' } },
+      { name: 'sklearn pickle, native, first start (Python exports)', args: [...skl('native', firstCache)[0]], env: skl('native', firstCache)[1], probe: seldonProbe, before: () => rmSync(firstCache, { recursive: true, force: true }) },
+      { name: 'sklearn pickle, native, restart (export cached)', args: [...skl('native', warmCache)[0]], env: skl('native', warmCache)[1], probe: seldonProbe, warm: true },
+      { name: 'sklearn pickle, native, restart, 2 HTTP processes', args: [...skl('native', warmCache)[0]], env: skl('native', warmCache, { MODELFLEET_HTTP_PROCESSES: '2' })[1], probe: seldonProbe, settleMs: 4000 },
+      { name: 'xgboost JSON, native', args: [CLI, 'serve', 'XGBOOST_SERVER', '--model-uri', models.xgb, '--model-name', 'xgb'], probe: { path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) } },
+      { name: 'ONNX MLP (TENSORFLOW_SERVER), onnxruntime', args: [CLI, 'serve', 'TENSORFLOW_SERVER', '--model-uri', models.mlp, '--model-name', 'mlp'], probe: { path: predictions, body: mlpSeldon } },
+      { name: 'sklearn pickle, Python engine (1 worker)', args: [...skl('python', firstCache)[0], '--workers', '1'], env: skl('python', firstCache)[1], probe: seldonProbe },
+      { name: 'Python class (language wrapper, 1 worker)', args: [CLI, 'serve', 'Trivial', '--model-dir', models.trivial, '--workers', '1'], probe: seldonProbe },
+    ];
+    cold = await coldStarts(specs, quick ? 1 : 3);
+    for (const c of cold) process.stderr.write(`cold start ${c.name.padEnd(56)} ${(c.medianMs / 1000).toFixed(2)} s  idle ${c.idleMiB.toFixed(0)} MiB\n`);
+  }
+  report(results, memory, cold);
 }
 
 type Row = Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; grpcRatio?: number; sessionRun?: SessionRunShare };
@@ -314,7 +338,9 @@ interface SessionRunShare {
 function report(
   results: Row[],
   memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }>,
+  cold: ColdStart[],
 ): void {
+  const bareCold = cold.find((c) => c.name === 'bare node');
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   const lines = [
     `Machine: ${machine}. wrk -t2 -c${CONNECTIONS}, ${SECONDS}s after ${WARMUP}s warm-up, loopback${quick ? ' (--quick)' : ''}.`,
@@ -337,13 +363,23 @@ function report(
     '| server | cold start to first 200 | idle PSS | PSS after load |',
     '|---|---:|---:|---:|',
     ...Object.entries(memory).map(([k, m]) => `| ${k} | ${(m.coldStartMs / 1000).toFixed(2)} s | ${m.idleMiB.toFixed(0)} MiB | ${m.afterLoadMiB.toFixed(0)} MiB |`),
+    ...(cold.length
+      ? [
+          '',
+          `Cold start, launch → first 200 (median of ${cold[0].runs.length}), one HTTP process unless named, and idle PSS of the process tree:`,
+          '',
+          '| model | first 200 | × bare node | idle PSS |',
+          '|---|---:|---:|---:|',
+          ...cold.map((c) => `| ${c.name} | ${(c.medianMs / 1000).toFixed(2)} s | ${(c.medianMs / (bareCold?.medianMs ?? NaN)).toFixed(1)} | ${c.idleMiB.toFixed(0)} MiB |`),
+        ]
+      : []),
   ];
   const md = lines.join('\n') + '\n';
   process.stdout.write(`\n${md}`);
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory }, null, 2);
+  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory, coldStart: cold }, null, 2);
   writeFileSync(path.join(dir, `${stamp}.json`), json);
   writeFileSync(path.join(dir, `${stamp}.md`), md);
   copyFileSync(path.join(dir, `${stamp}.json`), path.join(dir, 'latest.json'));

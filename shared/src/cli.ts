@@ -13,8 +13,6 @@ import { parseSize, settingsFromEnv, type Settings } from './config/settings.js'
 import { findPython } from './python/interpreter.js';
 import { runServer } from './run.js';
 import { loadDefinition, SERVERS } from './registry.js';
-import { parseDeployment } from './graph/deployment.js';
-import { deploymentDefinition } from './graph/definition.js';
 
 const USAGE = `usage:
   modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
@@ -126,6 +124,8 @@ async function runDeployment(args: string[]): Promise<void> {
   } catch (err) {
     throw new ConfigError(`cannot read ${positionals[0]}: ${(err as Error).message}`);
   }
+  // Graph code (and its YAML parser) loads only for `run`: `serve` starts without it.
+  const [{ parseDeployment }, { deploymentDefinition }] = await Promise.all([import('./graph/deployment.js'), import('./graph/definition.js')]);
   const sdep = parseDeployment(text, positionals[0]);
   const s = settingsFromEnv();
   // The executor's ports unless the flags or the env say otherwise.

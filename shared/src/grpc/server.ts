@@ -7,7 +7,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { seldonFromProto, seldonToProto } from '../codecs/seldon-proto.js';
 import { jsonToValue } from '../codecs/protobuf-struct.js';
@@ -154,7 +153,14 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
   const serviceNames = ['', ...SELDON_SERVICES.map((s) => `seldon.protos.${s}`), 'inference.GRPCInferenceService'];
   const health = new HealthImplementation(Object.fromEntries(serviceNames.map((s) => [s, 'NOT_SERVING'])));
   health.addToServer(server);
-  new ReflectionService(definition).addToServer(server);
+  // Reflection is for tools (grpcurl), not for serving: loaded once the model is ready, off the path to the first
+  // answer (grpc-js takes services after bind).
+  let reflection: Promise<void> | undefined;
+  const addReflection = () =>
+    (reflection ??= import('@grpc/reflection').then(
+      ({ ReflectionService }) => new ReflectionService(definition).addToServer(server),
+      (err) => ctx.log.warn(`gRPC reflection not available: ${(err as Error).message}`),
+    ));
 
   return {
     server,
@@ -164,6 +170,7 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
       ),
     setServing: (serving) => {
       for (const s of serviceNames) health.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
+      if (serving) void addReflection();
     },
     shutdown: (timeoutMs) =>
       new Promise<void>((resolve) => {
