@@ -14,6 +14,7 @@ import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
 import { h2load } from './h2load.js';
 import { grpcClientLoad } from './grpc-stream.js';
 import { coldStarts, type ColdStart, type ColdStartSpec } from './cold-start.js';
+import { compareBridges, KNN_CLASS, type BridgeRow, type CrashOutcome } from './bridges.js';
 import { wrk, type LoadResult } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -324,7 +325,22 @@ async function main(): Promise<void> {
     cold = await coldStarts(specs, quick ? 1 : 3);
     for (const c of cold) process.stderr.write(`cold start ${c.name.padEnd(56)} ${(c.medianMs / 1000).toFixed(2)} s  idle ${c.idleMiB.toFixed(0)} MiB\n`);
   }
-  report(results, memory, cold);
+  // The Python bridge: our framed pipe against pythonia, the same class, one Python process each.
+  let bridges: { rows: BridgeRow[]; crashes: CrashOutcome[] } = { rows: [], crashes: [] };
+  if (!only || only === 'bridge') {
+    const knn = path.join(ROOT, 'bench/.cache/knn');
+    mkdirSync(knn, { recursive: true });
+    writeFileSync(path.join(knn, 'KnnIris.py'), KNN_CLASS);
+    bridges = await compareBridges(
+      [
+        { bridge: 'modelfleet (framed pipe)', args: [CLI, 'serve', 'KnnIris', '--model-dir', knn, '--workers', '1'] },
+        { bridge: 'pythonia', args: [path.join(ROOT, 'bench/dist/pythonia-server.js'), knn, 'KnnIris'], env: { PYTHON_BIN: '/usr/bin/python3' } },
+      ],
+      (n) => JSON.stringify({ data: { ndarray: n === 1 ? [irisRow] : rows(n) } }),
+      { seconds: SECONDS, warmup: WARMUP, work },
+    );
+  }
+  report(results, memory, cold, bridges);
 }
 
 type Row = Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; grpcRatio?: number; sessionRun?: SessionRunShare };
@@ -339,6 +355,7 @@ function report(
   results: Row[],
   memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }>,
   cold: ColdStart[],
+  bridges: { rows: BridgeRow[]; crashes: CrashOutcome[] },
 ): void {
   const bareCold = cold.find((c) => c.name === 'bare node');
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
@@ -373,13 +390,32 @@ function report(
           ...cold.map((c) => `| ${c.name} | ${(c.medianMs / 1000).toFixed(2)} s | ${(c.medianMs / (bareCold?.medianMs ?? NaN)).toFixed(1)} | ${c.idleMiB.toFixed(0)} MiB |`),
         ]
       : []),
+    ...(bridges.rows.length
+      ? [
+          '',
+          'Python bridge, KNN iris language-wrapper class over Seldon REST, one Python process (× pythonia = ours / pythonia):',
+          '',
+          '| rows | in flight | framed pipe req/s | pythonia req/s | × pythonia | framed pipe p50 ms | pythonia p50 ms |',
+          '|---:|---:|---:|---:|---:|---:|---:|',
+          ...bridges.rows
+            .filter((r) => r.bridge.startsWith('modelfleet'))
+            .map((m) => {
+              const p = bridges.rows.find((r) => r.bridge === 'pythonia' && r.rows === m.rows && r.inFlight === m.inFlight);
+              return `| ${m.rows} | ${m.inFlight} | ${m.rps.toFixed(0)} | ${p?.rps.toFixed(0) ?? ''} | ${p ? (m.rps / p.rps).toFixed(2) : ''} | ${m.p50.toFixed(2)} | ${p?.p50.toFixed(2) ?? ''} |`;
+            }),
+          '',
+          '| bridge | the request whose Python was killed | the next request |',
+          '|---|---|---|',
+          ...bridges.crashes.map((c) => `| ${c.bridge} | ${c.killed.replace(/\|/g, '/')} | ${c.next.replace(/\|/g, '/')} |`),
+        ]
+      : []),
   ];
   const md = lines.join('\n') + '\n';
   process.stdout.write(`\n${md}`);
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory, coldStart: cold }, null, 2);
+  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory, coldStart: cold, bridges }, null, 2);
   writeFileSync(path.join(dir, `${stamp}.json`), json);
   writeFileSync(path.join(dir, `${stamp}.md`), md);
   copyFileSync(path.join(dir, `${stamp}.json`), path.join(dir, 'latest.json'));
