@@ -13,7 +13,8 @@ export interface Proc {
 export function startProcess(args: string[], env: Record<string, string> = {}): Promise<Proc> {
   const startedAt = performance.now();
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, PREDICTIVE_UNIT_HTTP_SERVICE_PORT: '0', PREDICTIVE_UNIT_METRICS_SERVICE_PORT: '0', PREDICTIVE_UNIT_GRPC_SERVICE_PORT: '0', MODELFLEET_HOST: '127.0.0.1', ...env },
+    // One server process each unless a spec asks for more: ratios compare one event loop with one.
+    env: { ...process.env, PREDICTIVE_UNIT_HTTP_SERVICE_PORT: '0', PREDICTIVE_UNIT_METRICS_SERVICE_PORT: '0', PREDICTIVE_UNIT_GRPC_SERVICE_PORT: '0', MODELFLEET_HOST: '127.0.0.1', MODELFLEET_HTTP_PROCESSES: '1', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

@@ -4,11 +4,15 @@
  * ratios to the bare server measured in the same run, plus idle/after-load memory (PSS of the whole process tree,
  * Python included) and cold start to first 200. Writes bench/results/latest.{json,md}.
  */
-import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
 import { h2load } from './h2load.js';
+import { grpcClientLoad } from './grpc-stream.js';
+import { coldStarts, type ColdStart, type ColdStartSpec } from './cold-start.js';
+import { compareBridges, KNN_CLASS, type BridgeRow, type CrashOutcome } from './bridges.js';
 import { wrk, type LoadResult } from './wrk.js';
 import { CLI, MLP_WIDTH, ROOT, trainModels } from './models.js';
 
@@ -40,6 +44,8 @@ interface Workload {
   grpc?: { method: string; request: Record<string, unknown> };
   /** Requests in flight, when not CONNECTIONS (the batching workloads use 64 clients). */
   connections?: number;
+  /** Driven by a grpc-js client instead of h2load: unary V2 ModelInfer, or the same over one ModelStreamInfer stream. */
+  client?: 'unary' | 'stream';
 }
 
 const irisRow = [5.1, 3.5, 1.4, 0.2];
@@ -99,6 +105,7 @@ async function main(): Promise<void> {
   });
   const servers: ServerSpec[] = [
     { name: 'bare-node', args: [path.join(ROOT, 'bench/dist/bare-server.js')], probe: { path: '/', body: '{}' } },
+    { name: 'bare-grpc', args: [path.join(ROOT, 'bench/dist/bare-grpc-server.js')], probe: { path: '/', body: '{}' } },
     sklearn('sklearn-native', 'native'),
     // The same model with every request sent to a worker thread: what running small requests inline saves.
     sklearn('sklearn-native-no-inline', 'native', { MODELFLEET_INLINE_BUDGET_US: '0' }),
@@ -153,6 +160,11 @@ async function main(): Promise<void> {
   const v2 = '/v2/models/iris/infer';
   const workloads: Workload[] = [
     { name: 'bare node, fixed reply', server: 'bare-node', path: '/', body: seldon(1) },
+    // grpc-js's own limit: the same protos, a fixed reply; the gRPC rows' "× bare gRPC" divide by these.
+    { name: 'bare grpc-js, Seldon Predict', server: 'bare-grpc', path: '', body: '', grpc: { method: 'seldon.protos.Model/Predict', request: seldonMsg(1) } },
+    { name: 'bare grpc-js, V2 ModelInfer', server: 'bare-grpc', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelInfer', request: v2Msg(1) } },
+    { name: 'bare grpc-js, V2 unary (grpc-js client)', server: 'bare-grpc', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelInfer', request: v2Msg(1) }, client: 'unary' as const },
+    { name: 'bare grpc-js, V2 one stream (grpc-js client)', server: 'bare-grpc', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelStreamInfer', request: v2Msg(1) }, client: 'stream' as const },
     { name: 'iris 1 row, Seldon REST', server: 'sklearn-native', path: predictions, body: seldon(1) },
     { name: 'iris 1000 rows, Seldon REST', server: 'sklearn-native', path: predictions, body: seldon(1000) },
     { name: 'iris 1 row, V2 REST', server: 'sklearn-native', path: v2, body: v2json(1) },
@@ -166,6 +178,9 @@ async function main(): Promise<void> {
     { name: 'iris 1 row, V2 REST', server: 'sklearn-python', path: v2, body: v2json(1) },
     { name: '100k FP32 (25k rows), V2 binary', server: 'sklearn-python', path: v2, body: bin.body, headers: bin.headers },
     ...grpcWorkloads('sklearn-native'),
+    // Streaming against unary, both from the same grpc-js client with 16 in flight.
+    { name: 'iris 1 row, V2 unary (grpc-js client)', server: 'sklearn-native', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelInfer', request: v2Msg(1) }, client: 'unary' as const },
+    { name: 'iris 1 row, V2 one stream (grpc-js client)', server: 'sklearn-native', path: '', body: '', grpc: { method: 'inference.GRPCInferenceService/ModelStreamInfer', request: v2Msg(1) }, client: 'stream' as const },
     ...grpcWorkloads('sklearn-python'),
     { name: 'iris 1 row, Seldon REST', server: 'graph-1-node', path: predictions, body: seldon(1) },
     { name: 'iris 1 row, Seldon REST', server: 'graph-4-routers', path: predictions, body: seldon(1) },
@@ -178,13 +193,14 @@ async function main(): Promise<void> {
     ...['python-unbatched', 'sklearn-python', 'python-adaptive'].map((server) => ({ name: 'iris 1 row, V2 REST, 64 clients', server, path: v2, body: v2json(1), connections: 64 })),
     ...['onnx-mlp', 'onnx-adaptive'].map((server) => ({ name: 'onnx MLP 1 row, V2 REST, 64 clients', server, path: '/v2/models/mlp/infer', body: mlpV2, connections: 64 })),
   ]
-    .filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only))
+    .filter((w) => w.server.startsWith('bare-') || !only || w.name.includes(only) || w.server.includes(only))
     // --quick (under two minutes) leaves out the ablation servers unless --only asks for them.
     .filter((w) => !quick || only || !ABLATIONS.has(w.server));
 
-  const results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; sessionRun?: SessionRunShare }> = [];
+  const results: Row[] = [];
   const memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }> = {};
   let bare: LoadResult | undefined;
+  const bareGrpc = new Map<string, LoadResult>();
   for (const spec of servers) {
     const mine = workloads.filter((w) => w.server === spec.name);
     if (!mine.length) continue;
@@ -196,7 +212,11 @@ async function main(): Promise<void> {
       for (const w of mine) {
         let r: LoadResult;
         let before: Awaited<ReturnType<typeof sessionRunStats>>;
-        if (w.grpc) {
+        if (w.client) {
+          const spec = { target: proc.grpcTarget!, request: w.grpc!.request, inFlight: w.connections ?? CONNECTIONS, mode: w.client };
+          await grpcClientLoad({ ...spec, seconds: WARMUP });
+          r = await grpcClientLoad({ ...spec, seconds: SECONDS });
+        } else if (w.grpc) {
           const spec = { target: proc.grpcTarget!, ...w.grpc, concurrency: w.connections ?? CONNECTIONS };
           await h2load({ ...spec, seconds: WARMUP }, work);
           before = await sessionRunStats(proc.url, 'mlp');
@@ -215,7 +235,15 @@ async function main(): Promise<void> {
             ? { meanUs: ((afterRun.ms - before.ms) * 1000) / (afterRun.runs - before.runs), inlineRuns: afterRun.runs - before.runs, shareOfRequest: ((afterRun.ms - before.ms) * 1000) / (afterRun.runs - before.runs) / (1e6 / r.rps) }
             : undefined;
         if (spec.name === 'bare-node') bare = r;
-        const row = { ...w, ...r, rpsRatio: r.rps / (bare?.rps ?? NaN), p50Ratio: r.p50 / (bare?.p50 ?? NaN), p99Ratio: r.p99 / (bare?.p99 ?? NaN), ...(sessionRun ? { sessionRun } : {}) };
+        // gRPC rows also divide by bare grpc-js answering the same method the same way (h2load, or a grpc-js client).
+        const grpcKey = w.grpc && `${w.grpc.method} ${w.client ?? 'h2load'}`;
+        if (grpcKey && spec.name === 'bare-grpc') bareGrpc.set(grpcKey, r);
+        const grpcBase = grpcKey ? bareGrpc.get(grpcKey) : undefined;
+        const row: Row = {
+          ...w, ...r, rpsRatio: r.rps / (bare?.rps ?? NaN), p50Ratio: r.p50 / (bare?.p50 ?? NaN), p99Ratio: r.p99 / (bare?.p99 ?? NaN),
+          ...(grpcBase ? { grpcRatio: r.rps / grpcBase.rps } : {}),
+          ...(sessionRun ? { sessionRun } : {}),
+        };
         results.push(row);
         process.stderr.write(
           `${w.name.padEnd(36)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}` +
@@ -227,8 +255,48 @@ async function main(): Promise<void> {
       await proc.stop();
     }
   }
-  report(results, memory);
+  // Cold start, launch -> first 200, median of 3 starts (1 with --quick), every model type against bare Node.
+  let cold: ColdStart[] = [];
+  if (!only || only === 'cold') {
+    const firstCache = path.join(work, 'cache-first');
+    const warmCache = path.join(work, 'cache-warm');
+    const skl = (engine: string, cache: string, env: Record<string, string> = {}) => [
+      [CLI, 'serve', 'SKLEARN_SERVER', '--model-uri', models.iris, '--model-name', 'iris', '--param', `engine=${engine}`],
+      { MODELFLEET_CACHE_DIR: cache, ...env },
+    ] as const;
+    const seldonProbe = { path: predictions, body: seldon(1) };
+    const specs: ColdStartSpec[] = [
+      { name: 'bare node', args: [path.join(ROOT, 'bench/dist/bare-server.js')], probe: { path: '/', body: '{}' } },
+      { name: 'sklearn pickle, native, first start (Python exports)', args: [...skl('native', firstCache)[0]], env: skl('native', firstCache)[1], probe: seldonProbe, before: () => rmSync(firstCache, { recursive: true, force: true }) },
+      { name: 'sklearn pickle, native, restart (export cached)', args: [...skl('native', warmCache)[0]], env: skl('native', warmCache)[1], probe: seldonProbe, warm: true },
+      { name: 'sklearn pickle, native, restart, 2 HTTP processes', args: [...skl('native', warmCache)[0]], env: skl('native', warmCache, { MODELFLEET_HTTP_PROCESSES: '2' })[1], probe: seldonProbe, settleMs: 4000 },
+      { name: 'xgboost JSON, native', args: [CLI, 'serve', 'XGBOOST_SERVER', '--model-uri', models.xgb, '--model-name', 'xgb'], probe: { path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) } },
+      { name: 'ONNX MLP (TENSORFLOW_SERVER), onnxruntime', args: [CLI, 'serve', 'TENSORFLOW_SERVER', '--model-uri', models.mlp, '--model-name', 'mlp'], probe: { path: predictions, body: mlpSeldon } },
+      { name: 'sklearn pickle, Python engine (1 worker)', args: [...skl('python', firstCache)[0], '--workers', '1'], env: skl('python', firstCache)[1], probe: seldonProbe },
+      { name: 'Python class (language wrapper, 1 worker)', args: [CLI, 'serve', 'Trivial', '--model-dir', models.trivial, '--workers', '1'], probe: seldonProbe },
+    ];
+    cold = await coldStarts(specs, quick ? 1 : 3);
+    for (const c of cold) process.stderr.write(`cold start ${c.name.padEnd(56)} ${(c.medianMs / 1000).toFixed(2)} s  idle ${c.idleMiB.toFixed(0)} MiB\n`);
+  }
+  // The Python bridge: our framed pipe against pythonia, the same class, one Python process each.
+  let bridges: { rows: BridgeRow[]; crashes: CrashOutcome[] } = { rows: [], crashes: [] };
+  if (!only || only === 'bridge') {
+    const knn = path.join(ROOT, 'bench/.cache/knn');
+    mkdirSync(knn, { recursive: true });
+    writeFileSync(path.join(knn, 'KnnIris.py'), KNN_CLASS);
+    bridges = await compareBridges(
+      [
+        { bridge: 'modelfleet (framed pipe)', args: [CLI, 'serve', 'KnnIris', '--model-dir', knn, '--workers', '1'] },
+        { bridge: 'pythonia', args: [path.join(ROOT, 'bench/dist/pythonia-server.js'), knn, 'KnnIris'], env: { PYTHON_BIN: '/usr/bin/python3' } },
+      ],
+      (n) => JSON.stringify({ data: { ndarray: n === 1 ? [irisRow] : rows(n) } }),
+      { seconds: SECONDS, warmup: WARMUP, work },
+    );
+  }
+  report(results, memory, cold, bridges);
 }
+
+type Row = Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; grpcRatio?: number; sessionRun?: SessionRunShare };
 
 interface SessionRunShare {
   meanUs: number;
@@ -237,18 +305,21 @@ interface SessionRunShare {
 }
 
 function report(
-  results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; sessionRun?: SessionRunShare }>,
+  results: Row[],
   memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }>,
+  cold: ColdStart[],
+  bridges: { rows: BridgeRow[]; crashes: CrashOutcome[] },
 ): void {
+  const bareCold = cold.find((c) => c.name === 'bare node');
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   const lines = [
     `Machine: ${machine}. wrk -t2 -c${CONNECTIONS}, ${SECONDS}s after ${WARMUP}s warm-up, loopback${quick ? ' (--quick)' : ''}.`,
     '',
-    '| workload | server | req/s | × bare | p50 ms | p99 ms | p99 × bare | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| workload | server | req/s | × bare | × bare gRPC | p50 ms | p99 ms | p99 × bare | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map(
       (r) =>
-        `| ${r.name} | ${r.server} | ${r.rps.toFixed(0)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.p99Ratio.toFixed(2)} | ${r.errors} |`,
+        `| ${r.name} | ${r.server} | ${r.rps.toFixed(0)} | ${r.rpsRatio.toFixed(2)} | ${r.grpcRatio?.toFixed(2) ?? ''} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.p99Ratio.toFixed(2)} | ${r.errors} |`,
     ),
     '',
     ...(results.some((r) => r.sessionRun)
@@ -262,13 +333,42 @@ function report(
     '| server | cold start to first 200 | idle PSS | PSS after load |',
     '|---|---:|---:|---:|',
     ...Object.entries(memory).map(([k, m]) => `| ${k} | ${(m.coldStartMs / 1000).toFixed(2)} s | ${m.idleMiB.toFixed(0)} MiB | ${m.afterLoadMiB.toFixed(0)} MiB |`),
+    ...(cold.length
+      ? [
+          '',
+          `Cold start, launch → first 200 (median of ${cold[0].runs.length}), one HTTP process unless named, and idle PSS of the process tree:`,
+          '',
+          '| model | first 200 | × bare node | idle PSS |',
+          '|---|---:|---:|---:|',
+          ...cold.map((c) => `| ${c.name} | ${(c.medianMs / 1000).toFixed(2)} s | ${(c.medianMs / (bareCold?.medianMs ?? NaN)).toFixed(1)} | ${c.idleMiB.toFixed(0)} MiB |`),
+        ]
+      : []),
+    ...(bridges.rows.length
+      ? [
+          '',
+          'Python bridge, KNN iris language-wrapper class over Seldon REST, one Python process (× pythonia = ours / pythonia):',
+          '',
+          '| rows | in flight | framed pipe req/s | pythonia req/s | × pythonia | framed pipe p50 ms | pythonia p50 ms |',
+          '|---:|---:|---:|---:|---:|---:|---:|',
+          ...bridges.rows
+            .filter((r) => r.bridge.startsWith('modelfleet'))
+            .map((m) => {
+              const p = bridges.rows.find((r) => r.bridge === 'pythonia' && r.rows === m.rows && r.inFlight === m.inFlight);
+              return `| ${m.rows} | ${m.inFlight} | ${m.rps.toFixed(0)} | ${p?.rps.toFixed(0) ?? ''} | ${p ? (m.rps / p.rps).toFixed(2) : ''} | ${m.p50.toFixed(2)} | ${p?.p50.toFixed(2) ?? ''} |`;
+            }),
+          '',
+          '| bridge | the request whose Python was killed | the next request |',
+          '|---|---|---|',
+          ...bridges.crashes.map((c) => `| ${c.bridge} | ${c.killed.replace(/\|/g, '/')} | ${c.next.replace(/\|/g, '/')} |`),
+        ]
+      : []),
   ];
   const md = lines.join('\n') + '\n';
   process.stdout.write(`\n${md}`);
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory }, null, 2);
+  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory, coldStart: cold, bridges }, null, 2);
   writeFileSync(path.join(dir, `${stamp}.json`), json);
   writeFileSync(path.join(dir, `${stamp}.md`), md);
   copyFileSync(path.join(dir, `${stamp}.json`), path.join(dir, 'latest.json'));

@@ -44,7 +44,7 @@ ${headers}
   );
   const { stdout } = await promisify(execFile)(
     'wrk',
-    ['-t2', `-c${spec.connections}`, `-d${spec.seconds}s`, '--latency', '-s', script, spec.url],
+    [`-t${Math.min(2, spec.connections)}`, `-c${spec.connections}`, `-d${spec.seconds}s`, '--latency', '-s', script, spec.url],
     { maxBuffer: 1 << 20 },
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);

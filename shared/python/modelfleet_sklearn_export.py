@@ -468,5 +468,6 @@ if __name__ == "__main__":
     names = getattr(model, "feature_names_in_", None)
     payload["feature_names"] = [str(n) for n in names] if names is not None else None
     payload["sklearn_version"] = sklearn.__version__
+    payload["sklearn_file"] = sklearn.__file__  # the export cache re-reads its __version__ to see an upgrade
     payload["load_warnings"] = [str(w.message) for w in caught]
     json.dump(payload, sys.stdout)

@@ -13,8 +13,6 @@ import { parseSize, settingsFromEnv, type Settings } from './config/settings.js'
 import { findPython } from './python/interpreter.js';
 import { runServer } from './run.js';
 import { loadDefinition, SERVERS } from './registry.js';
-import { parseDeployment } from './graph/deployment.js';
-import { deploymentDefinition } from './graph/definition.js';
 
 const USAGE = `usage:
   modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
@@ -27,6 +25,7 @@ const USAGE = `usage:
   modelfleet train-example <dir>                  train the iris example model into <dir>/model.joblib
   modelfleet predict --url <url> [--data <json>]  send one request and print the answer (--help for options)
   modelfleet test --contract <c.json> --url <url> random requests from a Seldon tester contract; latency summary
+  modelfleet export <model-dir>                   write a sklearn pickle's native export beside it (starts skip Python)
 
 serve options (each overrides the environment variable named):
   --model-uri <uri>       MODEL_URI / model_uri parameter: folder, file://, pvc://, s3://, gs://, http(s)://
@@ -129,6 +128,8 @@ async function runDeployment(args: string[]): Promise<void> {
   } catch (err) {
     throw new ConfigError(`cannot read ${positionals[0]}: ${(err as Error).message}`);
   }
+  // Graph code (and its YAML parser) loads only for `run`: `serve` starts without it.
+  const [{ parseDeployment }, { deploymentDefinition }] = await Promise.all([import('./graph/deployment.js'), import('./graph/definition.js')]);
   const sdep = parseDeployment(text, positionals[0]);
   const s = settingsFromEnv();
   // The executor's ports unless the flags or the env say otherwise.
@@ -173,6 +174,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'start') return (await import('./repository/start.js')).startCommand(rest);
   if (command === 'train-example') return trainExample(rest);
   if (command === 'predict' || command === 'test') return clientCommand(command, rest);
+  if (command === 'export') return (await import('./export-command.js')).exportCommand(rest);
   process.stdout.write(USAGE);
   if (command !== undefined && command !== '--help' && command !== '-h' && command !== 'help') process.exit(2);
 }

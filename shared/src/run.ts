@@ -19,8 +19,8 @@ const EXIT_LOAD = 1;
 /**
  * Runs a server as a process: a configuration error exits 2 and a model that fails to load exits 1, with the
  * reason (so Kubernetes shows it and restarts the pod); SIGTERM/SIGINT drain in-flight requests, then exit 0.
- * With MODELFLEET_HTTP_PROCESSES > 1 the process becomes a cluster primary that forks that many servers sharing the
- * HTTP port, for JSON-heavy traffic one event loop cannot parse fast enough.
+ * With more than one HTTP process (the default on a machine with several CPUs, MODELFLEET_HTTP_PROCESSES to choose)
+ * the process becomes a cluster primary that forks that many servers sharing the HTTP and gRPC ports.
  */
 export async function runServer(def: ServerDefinition, settings: Settings): Promise<void> {
   if (settings.httpProcesses > 1 && cluster.isPrimary) return runPrimary(def, settings);
@@ -97,7 +97,11 @@ async function runOne(def: ServerDefinition, settings: Settings, options: StartO
     await running.stop();
     process.exit(EXIT_LOAD);
   }
+  if (cluster.isWorker) process.send?.(READY);
 }
+
+/** A server process tells the primary its model is loaded. */
+const READY = { modelfleet: 'ready' };
 
 async function runPrimary(def: ServerDefinition, settings: Settings): Promise<void> {
   const log = createLogger(`${def.image.split('/').pop() ?? def.implementation}:primary`);
@@ -107,10 +111,12 @@ async function runPrimary(def: ServerDefinition, settings: Settings): Promise<vo
     metricsServer.listen(settings.metricsPort, settings.host, () => resolve());
   });
   const metricsPort = (metricsServer.address() as AddressInfo).port;
-  log.info(`${settings.httpProcesses} server processes share the HTTP port; metrics of all on :${metricsPort}${settings.metricsPath}`);
+  log.info(`${settings.httpProcesses} server processes share the HTTP and gRPC ports; metrics of all on :${metricsPort}${settings.metricsPath}`);
   let stopping = false;
   // The first server binds at once so probes get answers while it loads; the others (and replacements) join the
-  // shared ports only when their model is loaded.
+  // shared ports only when their model is loaded. The others start once the first is loaded: on a small machine
+  // they would slow its start, and they find what it cached (a sklearn pickle's native export) instead of
+  // redoing it.
   let forked = 0;
   const fork = () => cluster.fork({ MODELFLEET_CLUSTER_METRICS_PORT: String(metricsPort), MODELFLEET_CLUSTER_BIND_EARLY: forked++ === 0 ? '1' : '0' });
   cluster.on('exit', (worker, code, signal) => {
@@ -141,5 +147,11 @@ async function runPrimary(def: ServerDefinition, settings: Settings): Promise<vo
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  for (let i = 0; i < settings.httpProcesses; i++) fork();
+  let othersStarted = false;
+  cluster.on('message', (_worker, m: unknown) => {
+    if ((m as typeof READY | undefined)?.modelfleet !== READY.modelfleet || stopping || othersStarted) return;
+    othersStarted = true;
+    for (let i = 1; i < settings.httpProcesses; i++) fork();
+  });
+  fork();
 }

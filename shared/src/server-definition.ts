@@ -36,6 +36,11 @@ export interface ServerDefinition {
   modelOptional?(params: Record<string, unknown>): boolean;
   createRuntime(ctx: RuntimeContext): Promise<ModelRuntime>;
   /**
+   * `modelfleet export`: does ahead of time (image build, storage-init) what a load would otherwise do at every
+   * start, writing it beside the model; resolves with what it wrote.
+   */
+  exportAhead?(modelPath: string): Promise<string[]>;
+  /**
    * A server's own HTTP routes beside the shared protocols (a format's native API, as MLServer runtimes register
    * custom handlers), mounted on the REST app before its 404 fallback. They reach the model through ctx.plane.
    */

@@ -2,7 +2,6 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { fetchModel } from '@modelfleet/storage-init';
 import { ConfigError, resolveParameters } from './config/parameters.js';
 import type { Settings } from './config/settings.js';
@@ -17,9 +16,10 @@ import { createRestApp } from './rest/app.js';
 import type { ServerContext } from './context.js';
 import { withInferenceRoutes } from './rest/inference.js';
 import type { ServerDefinition } from './server-definition.js';
+import { VERSION } from './version.js';
 import { MODEL_URI_PARAMETER } from './server-definition.js';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
 
 export interface RunningServer {
   httpPort: number;
@@ -228,14 +228,16 @@ async function seldonMetadata(plane: DataPlane, modelPath: string, envMetadata?:
   }
   const dir = existsSync(modelPath) && statSync(modelPath).isDirectory() ? modelPath : path.dirname(modelPath);
   const file = path.join(dir, 'metadata.yaml');
-  const fromFile = existsSync(file) ? safeYaml(readFileSync(file, 'utf8')) : undefined;
-  const fromEnv = envMetadata ? safeYaml(envMetadata) : undefined;
+  const fromFile = existsSync(file) ? await safeYaml(readFileSync(file, 'utf8')) : undefined;
+  const fromEnv = envMetadata ? await safeYaml(envMetadata) : undefined;
   return { ...base, ...fromFile, ...fromEnv };
 }
 
-function safeYaml(text: string): Record<string, unknown> | undefined {
+/** The YAML parser is loaded only for metadata that needs it. */
+async function safeYaml(text: string): Promise<Record<string, unknown> | undefined> {
+  const { parse } = await import('yaml');
   try {
-    const v = parseYaml(text);
+    const v = parse(text);
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined; // Seldon treats invalid metadata.yaml as absent

@@ -111,6 +111,32 @@ describe('V2 GRPCInferenceService', () => {
     assert.deepEqual(labels.contents.int64_contents.map(Number), models.expected.iris.predict);
   });
 
+  test('ModelStreamInfer: one answer per request over one stream, a bad request answers error_message and the stream goes on', async () => {
+    const req = (id: string, rows: number[][], width = 4) => ({
+      model_name: 'iris',
+      id,
+      inputs: [{ name: 'x', datatype: 'FP64', shape: [rows.length, width], contents: { fp64_contents: rows.flat() } }],
+      outputs: [{ name: 'predict_proba' }],
+    });
+    const r = await pythonGrpc(server.grpcTarget!, [
+      { id: 'stream', call: 'stream', requests: [req('s-1', IRIS_ROWS.slice(0, 2)), req('s-bad', [[1, 2, 3]], 3), req('s-2', IRIS_ROWS.slice(2))] },
+      { id: 'wrongModel', call: 'stream', requests: [{ ...req('w', IRIS_ROWS), model_name: 'nope' }] },
+    ]);
+    const answers: Array<Record<string, any>> = r.stream;
+    assert.equal(answers.length, 3);
+    const byId = new Map(answers.filter((a) => a.infer_response).map((a) => [a.infer_response.id, a.infer_response]));
+    const expected = models.expected.iris.predict_proba as number[][];
+    assertClose(byId.get('s-1').outputs[0].contents.fp64_contents, expected.slice(0, 2).flat());
+    assertClose(byId.get('s-2').outputs[0].contents.fp64_contents, expected.slice(2).flat());
+    const failed = answers.filter((a) => a.error_message);
+    assert.equal(failed.length, 1);
+    assert.match(failed[0].error_message, /expected 4 features per row, got 3/);
+    assert.equal(r.wrongModel.length, 1);
+    assert.match(r.wrongModel[0].error_message, /Model nope not found/);
+    const metrics = await (await fetch(`${server.metricsUrl}/prometheus`)).text();
+    assert.match(metrics, /modelfleet_requests_total\{protocol="v2-grpc",endpoint="ModelStreamInfer",code="INVALID_ARGUMENT"[^}]*\} 1/);
+  });
+
   test('raw contents in, raw contents out (little-endian)', async () => {
     const raw = Buffer.from(new Float32Array(IRIS_ROWS.flat()).buffer).toString('base64');
     const r = await pythonGrpc(server.grpcTarget!, [

@@ -480,7 +480,7 @@ describe('start-up', () => {
     }
   });
 
-  test('MODELFLEET_HTTP_PROCESSES=2: a process still loading takes no share of the port, so no request sees a 503', async () => {
+  test('MODELFLEET_HTTP_PROCESSES=2: a process still loading takes no share of the port, so no request sees a 503; both serve REST and gRPC', async () => {
     // The second process to load sleeps 4 s; answers carry the PID of the process that served them.
     const dir = folder({
       'Pid.py': `import os, time
@@ -505,6 +505,13 @@ class Pid:
       const pids = new Set<number>();
       for (let i = 0; i < 40 && pids.size < 2; i++) pids.add(JSON.parse(await postFresh(`${server.url}/api/v1.0/predictions`, '{"data":{"ndarray":[[1]]}}')).data.ndarray[0][0]);
       assert.equal(pids.size, 2, 'both processes serve once both are loaded');
+      // gRPC too: every server process serves the shared gRPC port (each Python client call is a new connection).
+      const grpcPids = new Set<number>();
+      for (let i = 0; i < 8 && grpcPids.size < 2; i++) {
+        const r = await pythonGrpc(server.grpcTarget!, [{ id: 'pid', call: 'seldon', message: { data: { ndarray: [[1]] } } }]);
+        grpcPids.add(r.pid.data.ndarray[0][0]);
+      }
+      assert.deepEqual([...grpcPids].sort(), [...pids].sort(), 'both processes answer gRPC');
     } finally {
       assert.equal(await server.stop(), 0, server.logs());
     }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { findPython } from '@modelfleet/shared/python/interpreter';
+import { availableCpus } from '@modelfleet/shared/config/cpus';
 import path from 'node:path';
 import { assertClose, IRIS_ROWS, sklearnModels } from './helpers/models.js';
 import { postJson, REPO, runToExit, serveCli, spawnServer, waitReady } from './helpers/server.js';
@@ -194,6 +195,30 @@ describe('lifecycle', () => {
     assert.equal(Number(m?.[1]), 40, metrics.slice(0, 500));
     assert.equal(await server.stop('SIGTERM'), 0, server.logs());
     assert.equal((server.logs().match(/\] stopped/g) ?? []).length, 2);
+  });
+
+  test('by default one server process per CPU the container may use (cgroup-aware), each with its share of Python workers', async () => {
+    const { paths } = await sklearnModels();
+    // Unset (empty) MODELFLEET_HTTP_PROCESSES and MODELFLEET_WORKERS: the defaults.
+    const server = await serveCli(['SKLEARN_SERVER', '--model-uri', paths.iris, '--param', 'engine=python'], { MODELFLEET_HTTP_PROCESSES: '', MODELFLEET_WORKERS: '' });
+    try {
+      await waitReady(server);
+      const cpus = availableCpus();
+      if (cpus > 1) {
+        assert.match(server.logs(), new RegExp(`${cpus} server processes share the HTTP and gRPC ports`));
+        const deadline = Date.now() + 90_000;
+        while (Date.now() < deadline && (server.logs().match(/ready in/g) ?? []).length < cpus) await new Promise((r) => setTimeout(r, 100));
+        assert.equal((server.logs().match(/ready in/g) ?? []).length, cpus, server.logs());
+      } else {
+        assert.doesNotMatch(server.logs(), /server processes share/);
+      }
+      // Python workers per process: the CPUs divided among the processes (one each here), not one per CPU each.
+      const engines = server.logs().match(/python engine: .*?, (\d+) process\(es\)/g) ?? [];
+      assert.equal(engines.length, cpus, server.logs());
+      for (const line of engines) assert.match(line, / 1 process\(es\)/);
+    } finally {
+      assert.equal(await server.stop('SIGTERM'), 0, server.logs());
+    }
   });
 
   test('a Python worker that dies is replaced: its request gets a 503, later ones succeed', async () => {

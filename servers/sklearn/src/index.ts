@@ -116,7 +116,10 @@ async function tryNative(
   };
   let exported: native.SklearnExportResult;
   try {
-    exported = await native.exportSklearnFile(file, { pythonBin: (await findPython(['sklearn', 'numpy'])).bin });
+    // A restart (or a model exported by `modelfleet export`) finds the export cached and starts no Python at all.
+    const cached = await native.exportSklearnCached(file, { pythonBin: async () => (await findPython(['sklearn', 'numpy'])).bin, warn: (m) => ctx.log.warn(m) });
+    exported = cached.result;
+    if (cached.source !== 'export') ctx.log.info(`native export of ${path.basename(file)} found ${cached.source === 'beside' ? 'beside the model' : `in ${native.cacheDir()}`}: Python not started`);
   } catch (err) {
     if (forced) throw err;
     return refuse(`export failed: ${((err as Error).message ?? '').split('\n').slice(-3).join(' ').trim()}`);
@@ -217,4 +220,10 @@ export const definition: ServerDefinition = {
     ...ONNX_PARAMETERS,
   ],
   createRuntime,
+  async exportAhead(modelPath) {
+    const file = findModelFile(modelPath);
+    const { result } = await native.exportSklearnCached(file, { pythonBin: async () => (await findPython(['sklearn', 'numpy'])).bin, beside: true });
+    if ('unsupported' in result) throw new ConfigError(`the native engine cannot serve ${file}: ${result.unsupported}`);
+    return [file + native.BESIDE_SUFFIX];
+  },
 };

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { availableCpus } from './cpus.js';
 import { ConfigError, parseParameterList } from './parameters.js';
 import type { Identity } from '../metrics/registry.js';
 
@@ -19,7 +19,7 @@ export interface Settings {
   /** PREDICTIVE_UNIT_PARAMETERS entries, then any given on the command line (later wins). */
   parameters: Array<{ name: string; value: unknown }>;
   workers: number;
-  /** Server processes sharing the HTTP port (node:cluster); 1 = a single process. */
+  /** Server processes sharing the HTTP and gRPC ports (node:cluster); 1 = a single process. Default: one per CPU. */
   httpProcesses: number;
   maxQueue: number;
   /** Rows the Python engine may merge from queued requests into one call (1 = no batching). */
@@ -102,6 +102,11 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     }
   }
   const unitId = env.PREDICTIVE_UNIT_ID;
+  // One server process per CPU the container may use; Python processes / worker threads default to the CPUs each
+  // server process's share, so the machine's total stays one per CPU either way.
+  const cpus = availableCpus();
+  const httpProcesses = int(env, ['MODELFLEET_HTTP_PROCESSES'], 0) || cpus;
+  const workers = int(env, ['MODELFLEET_WORKERS', 'GUNICORN_WORKERS', 'MLSERVER_PARALLEL_WORKERS'], 0) || Math.max(1, Math.floor(cpus / httpProcesses));
   return {
     host: env.MODELFLEET_HOST ?? '0.0.0.0',
     httpPort: int(env, ['PREDICTIVE_UNIT_HTTP_SERVICE_PORT', 'MLSERVER_HTTP_PORT'], 9000),
@@ -113,8 +118,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     modelName: env.MLSERVER_MODEL_NAME ?? unitId ?? 'model',
     modelVersion: env.MLSERVER_MODEL_VERSION || undefined,
     parameters: parseParameterList(env.PREDICTIVE_UNIT_PARAMETERS),
-    workers: int(env, ['MODELFLEET_WORKERS', 'GUNICORN_WORKERS', 'MLSERVER_PARALLEL_WORKERS'], 0) || os.availableParallelism(),
-    httpProcesses: Math.max(1, int(env, ['MODELFLEET_HTTP_PROCESSES'], 1)),
+    workers,
+    httpProcesses,
     maxQueue: int(env, ['MODELFLEET_MAX_QUEUE'], 2048),
     maxBatchRows: Math.max(1, int(env, ['MODELFLEET_MAX_BATCH_ROWS'], 256)),
     maxBatchSize: int(env, ['MLSERVER_MODEL_MAX_BATCH_SIZE'], 0),

@@ -7,7 +7,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { seldonFromProto, seldonToProto } from '../codecs/seldon-proto.js';
 import { jsonToValue } from '../codecs/protobuf-struct.js';
@@ -62,28 +61,37 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
   });
 
   const unary =
-    (protocol: string, method: string, fn: (request: Obj) => Obj | Promise<Obj>): grpc.handleUnaryCall<Obj, Obj> =>
-    (call, callback) => {
-      const end = ctx.metrics.duration.startTimer({ protocol, endpoint: method });
-      ctx.plane.begin();
-      const done = (err: ReturnType<typeof toGrpcError> | null, value?: Obj) => {
-        ctx.plane.end();
-        end();
-        ctx.metrics.requests.inc({ protocol, endpoint: method, code: err ? grpc.status[err.code] : 'OK' });
-        if (err && err.code === grpc.status.INTERNAL) ctx.log.error(`${protocol} ${method} failed: ${err.details}`);
-        callback(err, value);
+    (protocol: string, method: string, fn: (request: Obj) => Obj | Promise<Obj>): grpc.handleUnaryCall<Obj, Obj> => {
+      // The method's metric series, resolved once rather than hashing a label object per call.
+      const duration = ctx.metrics.duration.labels({ protocol, endpoint: method });
+      const ok = ctx.metrics.requests.labels({ protocol, endpoint: method, code: 'OK' });
+      return (call, callback) => {
+        const end = duration.startTimer();
+        ctx.plane.begin();
+        const done = (err: ReturnType<typeof toGrpcError> | null, value?: Obj) => {
+          ctx.plane.end();
+          end();
+          if (err) ctx.metrics.requests.inc({ protocol, endpoint: method, code: grpc.status[err.code] });
+          else ok.inc();
+          if (err && err.code === grpc.status.INTERNAL) ctx.log.error(`${protocol} ${method} failed: ${err.details}`);
+          callback(err, value);
+        };
+        const malformed = (call.request as Obj | undefined)?.[MALFORMED as unknown as string];
+        if (malformed !== undefined) {
+          done(grpcError(grpc.status.INVALID_ARGUMENT, `malformed ${method} request: ${malformed}`));
+          return;
+        }
+        let result: Obj | Promise<Obj>;
+        try {
+          result = fn(call.request);
+        } catch (err) {
+          done(toGrpcError(err));
+          return;
+        }
+        // A synchronous answer is sent without a promise hop.
+        if (result instanceof Promise) result.then((value) => done(null, value), (err) => done(toGrpcError(err)));
+        else done(null, result);
       };
-      const malformed = (call.request as Obj | undefined)?.[MALFORMED as unknown as string];
-      if (malformed !== undefined) {
-        done(grpcError(grpc.status.INVALID_ARGUMENT, `malformed ${method} request: ${malformed}`));
-        return;
-      }
-      Promise.resolve()
-        .then(() => fn(call.request))
-        .then(
-          (value) => done(null, value),
-          (err) => done(toGrpcError(err)),
-        );
     };
 
   // Seldon: one implementation serves every service that has the method.
@@ -147,14 +155,23 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
     ...repositoryRpcs(ctx),
   };
   const v2Service = pkg.inference.GRPCInferenceService.service as grpc.ServiceDefinition;
-  server.addService(tolerant(v2Service), Object.fromEntries(Object.keys(v2Service).map((m) => [m, unary('v2-grpc', m, v2[m])])));
+  const v2Impl: grpc.UntypedServiceImplementation = Object.fromEntries(Object.keys(v2).map((m) => [m, unary('v2-grpc', m, v2[m])]));
+  v2Impl.ModelStreamInfer = streamInfer(ctx, v2.ModelInfer);
+  server.addService(tolerant(v2Service), v2Impl);
   const repoService = pkg.inference.model_repository.ModelRepositoryService.service as grpc.ServiceDefinition;
   server.addService(tolerant(repoService), Object.fromEntries(Object.keys(repoService).map((m) => [m, unary('v2-grpc', m, v2[m])])));
 
   const serviceNames = ['', ...SELDON_SERVICES.map((s) => `seldon.protos.${s}`), 'inference.GRPCInferenceService'];
   const health = new HealthImplementation(Object.fromEntries(serviceNames.map((s) => [s, 'NOT_SERVING'])));
   health.addToServer(server);
-  new ReflectionService(definition).addToServer(server);
+  // Reflection is for tools (grpcurl), not for serving: loaded once the model is ready, off the path to the first
+  // answer (grpc-js takes services after bind).
+  let reflection: Promise<void> | undefined;
+  const addReflection = () =>
+    (reflection ??= import('@grpc/reflection').then(
+      ({ ReflectionService }) => new ReflectionService(definition).addToServer(server),
+      (err) => ctx.log.warn(`gRPC reflection not available: ${(err as Error).message}`),
+    ));
 
   return {
     server,
@@ -164,6 +181,7 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
       ),
     setServing: (serving) => {
       for (const s of serviceNames) health.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
+      if (serving) void addReflection();
     },
     shutdown: (timeoutMs) =>
       new Promise<void>((resolve) => {
@@ -177,5 +195,54 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
           resolve();
         });
       }),
+  };
+}
+
+/**
+ * Triton's ModelStreamInfer: many ModelInferRequests over one bidirectional stream, so a client pays HTTP/2's
+ * per-call cost (headers, trailers, a new stream) once. Each request gets one ModelStreamInferResponse, in the order
+ * they complete (clients match them by id, as with Triton); a failed request answers error_message and the stream
+ * goes on. The stream ends once the client has ended its side and every answer is written.
+ */
+function streamInfer(ctx: ServerContext, infer: (r: Obj) => Promise<Obj> | Obj): grpc.handleBidiStreamingCall<Obj, Obj> {
+  return (call) => {
+    let pending = 0;
+    let ended = false;
+    const finish = () => {
+      if (ended && pending === 0) call.end();
+    };
+    call.on('data', (r: Obj) => {
+      pending++;
+      ctx.plane.begin();
+      const end = ctx.metrics.duration.startTimer({ protocol: 'v2-grpc', endpoint: 'ModelStreamInfer' });
+      const malformed = r?.[MALFORMED as unknown as string];
+      Promise.resolve()
+        .then(() => {
+          if (malformed !== undefined) throw grpcError(grpc.status.INVALID_ARGUMENT, `malformed ModelStreamInfer request: ${malformed}`);
+          return infer(r);
+        })
+        .then(
+          (response) => ({ code: 'OK', message: { error_message: '', infer_response: response } }),
+          (err) => {
+            const e = toGrpcError(err);
+            if (e.code === grpc.status.INTERNAL) ctx.log.error(`v2-grpc ModelStreamInfer failed: ${e.details}`);
+            return { code: grpc.status[e.code], message: { error_message: e.details ?? grpc.status[e.code] } };
+          },
+        )
+        .then(({ code, message }) => {
+          ctx.plane.end();
+          end();
+          ctx.metrics.requests.inc({ protocol: 'v2-grpc', endpoint: 'ModelStreamInfer', code });
+          pending--;
+          if (!call.cancelled) call.write(message);
+          finish();
+        });
+    });
+    call.on('end', () => {
+      ended = true;
+      finish();
+    });
+    // A cancelled stream: answers still pending are dropped when they complete (call.cancelled).
+    call.on('error', () => {});
   };
 }

@@ -5,3 +5,4 @@ export { nativeFromTransferable } from './transfer.js';
 export { nativeFromSklearnExport } from './sklearn-build.js';
 export { exportSklearnFile, checkParity, type SklearnExportResult, type SklearnProbe, type ParityReport } from './sklearn-parity.js';
 export { NativeRuntime, type NativeRuntimeOptions } from './runtime.js';
+export { exportSklearnCached, cacheDir, BESIDE_SUFFIX, type CachedExport } from './sklearn-cache.js';

@@ -18,12 +18,18 @@ window.ui = SwaggerUIBundle({ url: ${JSON.stringify(specUrl)}, dom_id: '#ui' });
 }
 
 export function mountDocs(app: Express, ctx: ServerContext): void {
-  const spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as { info: { title: string } };
-  spec.info.title = `${ctx.serverName} — model ${ctx.plane.model.name}`;
-  const uiDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+  // The spec and the Swagger UI assets are found on the first docs request, not at start.
+  let spec: { info: { title: string } } | undefined;
   const sendSpec: express.RequestHandler = (_req, res) => {
+    if (!spec) {
+      spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as { info: { title: string } };
+      spec.info.title = `${ctx.serverName} — model ${ctx.plane.model.name}`;
+    }
     res.json(spec);
   };
+  let assets: express.RequestHandler | undefined;
+  const serveAssets: express.RequestHandler = (req, res, next) =>
+    (assets ??= express.static(path.dirname(require.resolve('swagger-ui-dist/package.json')), { index: false }))(req, res, next);
   app.get(['/seldon.json', '/api/v1.0/doc/openapi.json', '/v2/docs/dataplane.json'], sendSpec);
   for (const base of ['/api/v1.0/doc', '/v2/docs']) {
     const specUrl = base === '/v2/docs' ? '/v2/docs/dataplane.json' : '/api/v1.0/doc/openapi.json';
@@ -32,6 +38,6 @@ export function mountDocs(app: Express, ctx: ServerContext): void {
       if (!req.originalUrl.split('?')[0].endsWith('/')) res.redirect(301, `${base}/`);
       else res.type('html').send(uiPage(specUrl));
     });
-    app.use(base, express.static(uiDir, { index: false }));
+    app.use(base, serveAssets);
   }
 }

@@ -54,6 +54,9 @@ for step in steps:
                 d['raw_output_head'] = [base64.b64encode(b[:64]).decode() for b in res.raw_output_contents]
                 d.pop('raw_output_contents', None)
             out[step['id']] = d
+        elif call == 'stream':  # ModelStreamInfer: every request written on one stream, every answer collected
+            reqs = [json_format.ParseDict(r, v2.ModelInferRequest()) for r in step['requests']]
+            out[step['id']] = [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in infer.ModelStreamInfer(iter(reqs))]
         elif call in ('ServerLive', 'ServerReady', 'ServerMetadata'):
             out[step['id']] = json_format.MessageToDict(getattr(infer, call)(getattr(v2, call + 'Request')()), preserving_proto_field_name=True)
         elif call in ('ModelReady', 'ModelMetadata'):

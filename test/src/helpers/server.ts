@@ -1,8 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = `${REPO}shared/dist/cli.js`;
+/** Native exports cached by the servers a test file starts: its own folder, not the user's ~/.cache. */
+export const TEST_CACHE_DIR = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-test-cache-'));
 
 export interface ServerProcess {
   url: string;
@@ -29,6 +34,10 @@ export function spawnServer(command: string[], env: Record<string, string> = {})
       PREDICTIVE_UNIT_GRPC_SERVICE_PORT: '0',
       MODELFLEET_HOST: '127.0.0.1',
       MODELFLEET_WORKERS: '1',
+      // One server process unless a test asks for more (the default is one per CPU): tests inspect one process,
+      // and the machine running them is shared.
+      MODELFLEET_HTTP_PROCESSES: '1',
+      MODELFLEET_CACHE_DIR: TEST_CACHE_DIR,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -106,7 +115,7 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
 /** Runs a process to completion (for start-up errors); returns its exit code and output. */
 export function runToExit(command: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, command, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, command, { env: { ...process.env, MODELFLEET_HTTP_PROCESSES: '1', MODELFLEET_CACHE_DIR: TEST_CACHE_DIR, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     proc.stdout.on('data', (d) => (output += d));
     proc.stderr.on('data', (d) => (output += d));
