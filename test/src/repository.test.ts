@@ -335,6 +335,8 @@ describe('a single-model server through the repository: MLSERVER_MODEL_* env onl
       MLSERVER_MODEL_NAME: 'envmodel',
       MLSERVER_MODEL_IMPLEMENTATION: 'mlserver_sklearn.SKLearnModel',
       MLSERVER_MODEL_URI: path.join(root, 'iris-native'),
+      // As a user leaves it: the one-process-per-CPU default must give way to one process for a repository.
+      MODELFLEET_HTTP_PROCESSES: '',
     });
     try {
       await waitReady(s, 120_000);

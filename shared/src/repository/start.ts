@@ -105,7 +105,12 @@ export async function startCommand(argv: string[], base?: Settings): Promise<voi
   if (file.debug) process.env.LOG_LEVEL = 'debug';
   const log = createLogger('repository');
   if (file.ignored.length) log.warn(`settings.json: not used by modelfleet: ${file.ignored.join(', ')}`);
-  if (settings.httpProcesses > 1) throw new ConfigError('MODELFLEET_HTTP_PROCESSES > 1 is not supported with a model repository (load/unload would reach one process only)');
+  // Load/unload would reach one process only, so a repository runs in one process: the all-CPUs default gives way,
+  // an explicit request for more is refused.
+  if (settings.httpProcesses > 1) {
+    if (process.env.MODELFLEET_HTTP_PROCESSES) throw new ConfigError('MODELFLEET_HTTP_PROCESSES > 1 is not supported with a model repository (load/unload would reach one process only)');
+    settings.httpProcesses = 1;
+  }
   const server = await startRepository({
     root: file.modelRepositoryRoot ?? root,
     settings,
