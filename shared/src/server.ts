@@ -13,6 +13,8 @@ import { createGrpcServer, type GrpcServer } from './grpc/server.js';
 import { createRestApp } from './rest/app.js';
 import type { ServerContext } from './context.js';
 import { withInferenceRoutes } from './rest/inference.js';
+import { attachExplainer, explainerSettings, explainService } from './explain/config.js';
+import { withExplainRoutes } from './explain/rest.js';
 import type { ServerDefinition } from './server-definition.js';
 import { MODEL_URI_PARAMETER } from './server-definition.js';
 
@@ -72,7 +74,10 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
     seldonMetadata: () => seldonMetadata(plane, modelPath, settings.modelMetadata),
   };
   const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes, routes: def.routes?.bind(def) });
-  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
+  const explainCfg = explainerSettings(process.env, settings.modelName);
+  const explain = explainService(explainCfg);
+  const listener = withExplainRoutes(ctx, explain, settings.maxBodyBytes, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
+  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, listener);
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);
   const grpcServer: GrpcServer | undefined = settings.grpcPort !== undefined ? createGrpcServer(ctx, settings.grpcMaxMessageBytes) : undefined;
@@ -94,6 +99,8 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
         unit: settings.unit,
       });
       await runtime.load();
+      // Before readiness: a ready server answers explain calls too.
+      await attachExplainer(explain, explainCfg, runtime, { workers: settings.workers, inlineBudgetUs: settings.inlineBudgetUs, log });
       plane.setRuntime(runtime);
       grpcServer?.setServing(true);
       const engine = runtime.metadata().parameters?.engine;
@@ -149,6 +156,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
       grpcServer?.setServing(false);
       const grpcClosed = grpcServer?.shutdown(settings.drainTimeoutMs);
       await plane.drain(settings.drainTimeoutMs);
+      await explain.explainer?.close();
       await grpcClosed;
       httpServer.closeAllConnections();
       await closed;
