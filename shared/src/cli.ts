@@ -15,6 +15,8 @@ import { runServer } from './run.js';
 import { loadDefinition, SERVERS } from './registry.js';
 import { parseDeployment } from './graph/deployment.js';
 import { deploymentDefinition } from './graph/definition.js';
+import { EXPLAIN_USAGE, explainCommand } from './explain/command.js';
+import { applyDeploymentExplainer } from './explain/deployment.js';
 
 const USAGE = `usage:
   modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
@@ -22,6 +24,7 @@ const USAGE = `usage:
                                                   Seldon's language-wrapper contract
   modelfleet run <deployment.yaml> [options]      run a SeldonDeployment's graphs on this machine
                                                   (--http-port 8000, --grpc-port 5001, --metrics-port, --host)
+${EXPLAIN_USAGE}
   modelfleet train-example <dir>                  train the iris example model into <dir>/model.joblib
 
 serve options (each overrides the environment variable named):
@@ -126,6 +129,7 @@ async function runDeployment(args: string[]): Promise<void> {
     throw new ConfigError(`cannot read ${positionals[0]}: ${(err as Error).message}`);
   }
   const sdep = parseDeployment(text, positionals[0]);
+  applyDeploymentExplainer(sdep, file);
   const s = settingsFromEnv();
   // The executor's ports unless the flags or the env say otherwise.
   applyServerFlags(s, values, {
@@ -150,6 +154,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'serve') return serve(rest);
   if (command === 'run') return runDeployment(rest);
+  if (command === 'explain') return explainCommand(rest);
   if (command === 'train-example') return trainExample(rest);
   process.stdout.write(USAGE);
   if (command !== undefined && command !== '--help' && command !== '-h' && command !== 'help') process.exit(2);

@@ -46,11 +46,17 @@ export class KernelShap {
 
   /** Mean model output over the background (before the link), computed once. */
   private baseline(): Promise<{ mean: Float64Array; width: number }> {
-    this.expectedRaw ??= this.predict(this.background, this.nBackground).then(({ data, width }) => {
-      const mean = new Float64Array(width);
-      for (let r = 0; r < this.nBackground; r++) for (let k = 0; k < width; k++) mean[k] += data[r * width + k] / this.nBackground;
-      return { mean, width };
-    });
+    this.expectedRaw ??= this.predict(this.background, this.nBackground).then(
+      ({ data, width }) => {
+        const mean = new Float64Array(width);
+        for (let r = 0; r < this.nBackground; r++) for (let k = 0; k < width; k++) mean[k] += data[r * width + k] / this.nBackground;
+        return { mean, width };
+      },
+      (err: unknown) => {
+        this.expectedRaw = undefined; // a model that was unreachable may answer the next request
+        throw err;
+      },
+    );
     return this.expectedRaw;
   }
 

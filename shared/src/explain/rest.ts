@@ -50,7 +50,8 @@ function paramsOf(v: unknown): Record<string, unknown> | undefined {
   return v as Record<string, unknown>;
 }
 
-const SELDON = /^\/(?:seldon\/[^/]+\/[^/]+\/)?api\/v(?:1\.0|0\.1)\/explain$/;
+// Ingress forms: /seldon/<ns>/<deployment>/… and the explainer's own /seldon/<ns>/<deployment>-explainer/<predictor>/….
+const SELDON = /^\/(?:seldon\/[^/]+\/[^/]+\/(?:[^/]+\/)?)?api\/v(?:1\.0|0\.1)\/explain$/;
 const KSERVE = /^\/v1\/models\/([^/:]*):explain$/;
 
 /** Wraps the server's request listener: explain paths here, everything else to `next`. */
