@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
 import { h2load } from './h2load.js';
 import { wrk, type LoadResult } from './wrk.js';
+import { treeShapThroughput, type TreeShapThroughput } from './treeshap.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(ROOT, 'shared/dist/cli.js');
@@ -78,6 +79,16 @@ torch.onnx.export(m, torch.zeros(1, 32), sys.argv[1], input_names=['x'], output_
 `;
 const MLP_WIDTH = 32;
 
+// Explainers: an iris XGBoost for TreeShap, and iris background rows (every third) for KernelShap.
+const TRAIN_EXPLAIN = `
+import sys, os, numpy as np, xgboost as xgb
+from sklearn.datasets import load_iris
+X, y = load_iris(return_X_y=True)
+d = os.path.dirname(sys.argv[1])
+np.save(os.path.join(d, 'background.npy'), X[::3])
+xgb.XGBClassifier(n_estimators=100, max_depth=3, n_jobs=1).fit(X, y).save_model(sys.argv[1])
+`;
+
 /** bench/.cache/<dir>, with <file> written by Python `code` (given the file's path) unless it is there already. */
 async function trainedInPython(dir: string, file: string, modules: string[], code: string): Promise<string> {
   const folder = path.join(ROOT, 'bench/.cache', dir);
@@ -91,7 +102,7 @@ async function trainedInPython(dir: string, file: string, modules: string[], cod
 }
 
 /** Models are trained here (once, cached under bench/.cache): nothing is downloaded. */
-async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; graphs: string; mlp: string }> {
+async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; graphs: string; mlp: string; explain: string }> {
   const iris = path.join(ROOT, 'bench/.cache/iris');
   if (!existsSync(path.join(iris, 'model.joblib'))) {
     mkdirSync(iris, { recursive: true });
@@ -113,7 +124,8 @@ async function trainModels(): Promise<{ iris: string; xgb: string; trivial: stri
   writeFileSync(path.join(graphs, 'one.yaml'), sdep('one', leaf));
   writeFileSync(path.join(graphs, 'chain4.yaml'), sdep('chain4', chain));
   const mlp = await trainedInPython('onnx-mlp', 'model.onnx', ['torch', 'onnx'], EXPORT_MLP);
-  return { iris, xgb: xgbDir, trivial, graphs, mlp };
+  const explain = await trainedInPython('explain-iris', 'model.json', ['xgboost', 'sklearn'], TRAIN_EXPLAIN);
+  return { iris, xgb: xgbDir, trivial, graphs, mlp, explain };
 }
 
 /** The ONNX engine's own count of time inside session.run (inline runs), from the model metadata. */
@@ -174,6 +186,21 @@ async function main(): Promise<void> {
       probe: { path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     },
   ];
+  const explain = '/api/v1.0/explain';
+  servers.push(
+    {
+      name: 'xgboost-treeshap',
+      args: [CLI, 'serve', 'XGBOOST_SERVER', '--model-uri', models.explain, '--model-name', 'iris'],
+      env: { MODELFLEET_EXPLAINER_TYPE: 'TreeShap' },
+      probe: { path: explain, body: seldon(1) },
+    },
+    {
+      name: 'sklearn-kernelshap',
+      args: [CLI, 'serve', 'SKLEARN_SERVER', '--model-uri', models.iris, '--model-name', 'iris', '--param', 'engine=native'],
+      env: { MODELFLEET_EXPLAINER_TYPE: 'KernelShap', MODELFLEET_EXPLAINER_URI: path.join(models.explain, 'background.npy') },
+      probe: { path: explain, body: seldon(1) },
+    },
+  );
   const mlpRow = Array.from({ length: MLP_WIDTH }, (_, i) => ((i * 37) % 17) / 8 - 1);
   const mlpSeldon = JSON.stringify({ data: { ndarray: [mlpRow] } });
   const mlpV2 = JSON.stringify({ inputs: [{ name: 'x', shape: [1, MLP_WIDTH], datatype: 'FP32', data: mlpRow }] });
@@ -225,6 +252,8 @@ async function main(): Promise<void> {
     ...mlpWorkloads('onnx-mlp', true),
     ...mlpWorkloads('onnx-mlp-inline', true),
     ...mlpWorkloads('onnx-mlp-pool', false),
+    { name: 'explain TreeShap (xgboost iris, 100 trees), 1 row', server: 'xgboost-treeshap', path: explain, body: seldon(1) },
+    { name: 'explain KernelShap exact (iris, 50 background rows), 1 row', server: 'sklearn-kernelshap', path: explain, body: seldon(1) },
   ]
     .filter((w) => w.server === 'bare-node' || !only || w.name.includes(only) || w.server.includes(only))
     // --quick (under two minutes) leaves out the ablation servers unless --only asks for them.
@@ -275,7 +304,9 @@ async function main(): Promise<void> {
       await proc.stop();
     }
   }
-  report(results, memory);
+  const treeshap = !only || /treeshap|explain/i.test(only) ? await treeShapThroughput(mkdtempSync(path.join(work, 'treeshap-'))) : undefined;
+  if (treeshap) process.stderr.write(`TreeShap ${treeshap.oursRowsPerSec.toFixed(0)} rows/s vs xgboost pred_contribs ${treeshap.xgboostRowsPerSec.toFixed(0)} rows/s (${treeshap.ratio.toFixed(2)}x)\n`);
+  report(results, memory, treeshap);
 }
 
 interface SessionRunShare {
@@ -287,6 +318,7 @@ interface SessionRunShare {
 function report(
   results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; sessionRun?: SessionRunShare }>,
   memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }>,
+  treeshap?: TreeShapThroughput,
 ): void {
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   const lines = [
@@ -310,13 +342,23 @@ function report(
     '| server | cold start to first 200 | idle PSS | PSS after load |',
     '|---|---:|---:|---:|',
     ...Object.entries(memory).map(([k, m]) => `| ${k} | ${(m.coldStartMs / 1000).toFixed(2)} s | ${m.idleMiB.toFixed(0)} MiB | ${m.afterLoadMiB.toFixed(0)} MiB |`),
+    ...(treeshap
+      ? [
+          '',
+          '| TreeShap, breast cancer XGBoost (100 trees, depth 6), one thread | rows/s |',
+          '|---|---:|',
+          `| modelfleet exact path-dependent TreeSHAP | ${treeshap.oursRowsPerSec.toFixed(0)} |`,
+          `| xgboost pred_contribs (nthread=1) | ${treeshap.xgboostRowsPerSec.toFixed(0)} |`,
+          `| ratio | ${treeshap.ratio.toFixed(2)}x |`,
+        ]
+      : []),
   ];
   const md = lines.join('\n') + '\n';
   process.stdout.write(`\n${md}`);
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory }, null, 2);
+  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory, treeshap }, null, 2);
   writeFileSync(path.join(dir, `${stamp}.json`), json);
   writeFileSync(path.join(dir, `${stamp}.md`), md);
   copyFileSync(path.join(dir, `${stamp}.json`), path.join(dir, 'latest.json'));

@@ -153,8 +153,30 @@ class PathWalker {
   private phi!: Float64Array;
   private treeScale = 1;
   private outBase = 0;
+  // The tree arrays as fields of this object: the recursion reads them at every node.
+  private readonly tFeature: Int32Array;
+  private readonly tThreshold: Float64Array;
+  private readonly tLeft: Int32Array;
+  private readonly tRight: Int32Array;
+  private readonly tDefaultLeft: Uint8Array;
+  private readonly tValue: Float64Array;
+  private readonly tCover: Float64Array;
+  private readonly lessThan: boolean;
+  private readonly W: number;
+  private readonly M: number;
 
   constructor(private readonly view: TreeView) {
+    const t = view.trees;
+    this.tFeature = t.feature;
+    this.tThreshold = t.threshold;
+    this.tLeft = t.left;
+    this.tRight = t.right;
+    this.tDefaultLeft = t.defaultLeft;
+    this.tValue = t.value;
+    this.tCover = t.cover;
+    this.lessThan = view.compare === 'lt32';
+    this.W = view.leafWidth;
+    this.M = view.nFeatures;
     const D = maxDepth(view.trees) + 2;
     const size = ((D + 1) * (D + 2)) / 2 + D + 1;
     this.feat = new Int32Array(size);
@@ -175,10 +197,10 @@ class PathWalker {
   }
 
   private goesLeft(node: number): boolean {
-    const v = this.x[this.view.trees.feature[node]];
-    const th = this.view.trees.threshold[node];
-    if (v !== v) return this.view.trees.defaultLeft[node] === 1;
-    return this.view.compare === 'lt32' ? v < th : v <= th;
+    const v = this.x[this.tFeature[node]];
+    const th = this.tThreshold[node];
+    if (v !== v) return this.tDefaultLeft[node] === 1;
+    return this.lessThan ? v < th : v <= th;
   }
 
   /** `parent` is the offset of the caller's path; this level's path lives at parent + depth + 1. */
@@ -192,21 +214,21 @@ class PathWalker {
       pw[off + i] = pw[parent + i];
     }
     this.extend(off, depth, pz, po, pf);
-    const t = this.view.trees;
-    const split = t.feature[node];
+    const split = this.tFeature[node];
     if (split < 0) {
-      const W = this.view.leafWidth, M = this.view.nFeatures;
+      const W = this.W, M = this.M, value = this.tValue, phi = this.phi;
       for (let i = 1; i <= depth; i++) {
         const w = this.unwoundSum(off, depth, i) * (one[off + i] - zero[off + i]) * this.treeScale;
         const f = feat[off + i];
-        for (let k = 0; k < W; k++) this.phi[this.outBase + k * M + f] += w * t.value[node * W + k];
+        for (let k = 0; k < W; k++) phi[this.outBase + k * M + f] += w * value[node * W + k];
       }
       return;
     }
     const left = this.goesLeft(node);
-    const hot = left ? t.left[node] : t.right[node];
-    const cold = left ? t.right[node] : t.left[node];
-    const c = t.cover[node];
+    const hot = left ? this.tLeft[node] : this.tRight[node];
+    const cold = left ? this.tRight[node] : this.tLeft[node];
+    const cover = this.tCover;
+    const c = cover[node];
     let iz = 1, io = 1;
     let d = depth;
     let k = 1;
@@ -218,8 +240,8 @@ class PathWalker {
       this.unwind(off, d, k);
       d--;
     }
-    this.recurse(hot, off, d + 1, (t.cover[hot] / c) * iz, io, split);
-    this.recurse(cold, off, d + 1, (t.cover[cold] / c) * iz, 0, split);
+    this.recurse(hot, off, d + 1, (cover[hot] / c) * iz, io, split);
+    this.recurse(cold, off, d + 1, (cover[cold] / c) * iz, 0, split);
   }
 
   private extend(off: number, d: number, z: number, o: number, f: number): void {
