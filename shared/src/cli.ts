@@ -40,6 +40,9 @@ serve options (each overrides the environment variable named):
   --host <addr>           MODELFLEET_HOST (0.0.0.0)
   --workers <n>           MODELFLEET_WORKERS / GUNICORN_WORKERS (one per core): Python processes or worker threads
   --max-body-size <size>  MODELFLEET_MAX_BODY_SIZE (100mb)
+  --explainer <type>      MODELFLEET_EXPLAINER_TYPE: TreeShap | KernelShap | LinearShap | AnchorTabular
+  --explainer-uri <uri>   MODELFLEET_EXPLAINER_URI: the explainer's background data (.npy / .csv)
+  --explainer-config <j>  MODELFLEET_EXPLAINER_CONFIG: its settings as a JSON object
 `;
 
 /** Flags every server command takes: ports, host, workers. */
@@ -77,9 +80,16 @@ async function serve(args: string[]): Promise<void> {
       param: { type: 'string', multiple: true },
       ...SERVER_FLAGS,
       'max-body-size': { type: 'string' },
+      explainer: { type: 'string' },
+      'explainer-uri': { type: 'string' },
+      'explainer-config': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new ConfigError(`serve takes one implementation name\n${USAGE}`);
+  // The server (and any cluster worker it forks) reads its explainer from the environment.
+  if (values.explainer) process.env.MODELFLEET_EXPLAINER_TYPE = values.explainer;
+  if (values['explainer-uri']) process.env.MODELFLEET_EXPLAINER_URI = values['explainer-uri'];
+  if (values['explainer-config']) process.env.MODELFLEET_EXPLAINER_CONFIG = values['explainer-config'];
   const def = await loadDefinition(positionals[0]);
   const s = settingsFromEnv();
   applyServerFlags(s, values, { http: s.httpPort, grpc: s.grpcPort });
