@@ -103,7 +103,8 @@ async function start(server: string, dir: string, env: Record<string, string>, e
 describe('TreeShap on XGBOOST_SERVER', () => {
   let server: ServerProcess;
   before(async () => {
-    server = await start('XGBOOST_SERVER', fx.xgb.dir, { MODELFLEET_EXPLAINER_TYPE: 'TreeShap' });
+    // Inline budget 0: every explanation runs on the worker threads (the inline path is tested in explain-treeshap).
+    server = await start('XGBOOST_SERVER', fx.xgb.dir, { MODELFLEET_EXPLAINER_TYPE: 'TreeShap', MODELFLEET_INLINE_BUDGET_US: '0' });
   });
   after(() => server?.stop());
 
@@ -129,6 +130,20 @@ describe('TreeShap on XGBOOST_SERVER', () => {
     const ingress = await postJson(`${server.url}/seldon/ns/dep/api/v0.1/explain`, { data: { tensor: { shape: [3, 30], values: fx.xgb.rows.flat() } } });
     assert.equal(ingress.status, 200, ingress.text);
     check(ingress.json);
+  });
+
+  test('interaction values on request: [rows][M][M] per output, each row summing to the SHAP value', async () => {
+    const r = await postJson(`${server.url}/api/v1.0/explain`, { data: { ndarray: [fx.xgb.rows[2]] }, parameters: { interactions: true } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.meta.params.interactions, true);
+    const inter: number[][] = r.json.data.shap_interaction_values[0][0];
+    assert.equal(inter.length, 30);
+    inter.forEach((row, i) => {
+      const sum = row.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(sum - r.json.data.shap_values[0][0][i]) < 1e-9, `row ${i}: ${sum} vs ${r.json.data.shap_values[0][0][i]}`);
+    });
+    const bad = await postJson(`${server.url}/api/v1.0/explain`, { data: { ndarray: [fx.xgb.rows[2]] }, parameters: { interactions: 'maybe' } });
+    assert.equal(bad.status, 400);
   });
 
   test('KServe V1 :explain and the V2 explainer form', async () => {

@@ -34,7 +34,8 @@ def case(name, m, X, y, interactions=False):
     b.save_model(os.path.join(out, name + ".json"))
     Xe = np.vstack([X[:60], np.full((1, X.shape[1]), np.nan)])
     c = b.predict(xgb.DMatrix(Xe), pred_contribs=True, strict_shape=True)
-    cases.append({"name": name, "X": arr(Xe), "n": int(Xe.shape[0]), "contribs": arr(c),
+    inter = b.predict(xgb.DMatrix(Xe[-8:]), pred_interactions=True, strict_shape=True)
+    cases.append({"name": name, "X": arr(Xe), "n": int(Xe.shape[0]), "contribs": arr(c), "inter": arr(inter),
                   "margin": arr(b.predict(xgb.DMatrix(Xe), output_margin=True, strict_shape=True))})
 case("binary-nan", xgb.XGBClassifier(n_estimators=40, max_depth=6, n_jobs=1), Xb_nan, yb)
 case("multiclass", xgb.XGBClassifier(n_estimators=20, max_depth=4, n_jobs=1), Xi, yi)
@@ -43,7 +44,7 @@ case("dart", xgb.XGBClassifier(booster="dart", rate_drop=0.3, n_estimators=10, m
 json.dump(cases, sys.stdout)
 `;
 
-type XgbCase = { name: string; X: EncodedArray; n: number; contribs: EncodedArray; margin: EncodedArray };
+type XgbCase = { name: string; X: EncodedArray; n: number; contribs: EncodedArray; margin: EncodedArray; inter: EncodedArray };
 
 const dir = mkdtempSync(join(tmpdir(), 'treeshap-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,7 +54,7 @@ function close(what: string, got: number, want: number, scale: number, rtol = 1e
   assert.ok(Math.abs(got - want) <= rtol * Math.max(Math.abs(want), scale), `${what}: ours ${got}, library ${want}`);
 }
 
-test('TreeShap equals xgboost pred_contribs (binary with NaN, multi-class, regression with NaN, dart)', async (t) => {
+test('TreeShap equals xgboost pred_contribs and pred_interactions (binary with NaN, multi-class, regression with NaN, dart)', async (t) => {
   const cases = await pythonJson<XgbCase[]>(XGB, ['xgboost', 'sklearn'], [dir]);
   for (const c of cases) {
     await t.test(c.name, async () => {
@@ -72,6 +73,20 @@ test('TreeShap equals xgboost pred_contribs (binary with NaN, multi-class, regre
           for (let j = 0; j <= M; j++) scale = Math.max(scale, Math.abs(want[o + j]));
           for (let j = 0; j < M; j++) close(`${c.name} row ${r} group ${g} feature ${j}`, values[g][r * M + j], want[o + j], scale);
           close(`${c.name} row ${r} group ${g} bias`, expected[g], want[o + M], scale);
+        }
+      }
+      // Interaction values on the last 8 rows (the all-NaN row included) against pred_interactions.
+      const last = 8;
+      const inter = decodeF64(c.inter); // last x G x (M + 1) x (M + 1)
+      const sub = X.subarray((c.n - last) * M);
+      const ri = treeShap(view, sub, last, true);
+      for (let r = 0; r < last; r++) {
+        for (let g = 0; g < G; g++) {
+          const o = (r * G + g) * (M + 1) * (M + 1);
+          let scale = 0;
+          for (let q = 0; q < (M + 1) * (M + 1); q++) scale = Math.max(scale, Math.abs(inter[o + q]));
+          for (let i = 0; i < M; i++)
+            for (let j = 0; j < M; j++) close(`${c.name} row ${r} group ${g} interaction ${i},${j}`, ri.interactions![g][(r * M + i) * M + j], inter[o + i * (M + 1) + j], scale);
         }
       }
     });

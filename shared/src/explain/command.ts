@@ -7,6 +7,7 @@ import { ConfigError } from '../config/parameters.js';
 import { settingsFromEnv } from '../config/settings.js';
 import { runServer } from '../run.js';
 import type { ServerDefinition } from '../server-definition.js';
+import { explainerType } from './explainer.js';
 import { REMOTE_PROTOCOLS, RemoteRuntime, type RemoteProtocol } from './remote.js';
 
 const FLAGS = ['model-name', 'predictor-host', 'protocol', 'http-port', 'metrics-port', 'storage-uri', 'host', 'workers', 'tf-data-type', 'max-buffer-size'];
@@ -40,6 +41,11 @@ export function parseExplainArgs(args: string[]): { type: string; flags: Record<
 
 export async function explainCommand(args: string[]): Promise<void> {
   const { type, flags, config } = parseExplainArgs(args);
+  try {
+    explainerType(type);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   const host = flags['predictor-host'];
   if (!host) throw new ConfigError('explain needs --predictor-host <host:port> (the model server to explain)');
   let protocol = (flags.protocol ?? 'seldon.http') as RemoteProtocol;

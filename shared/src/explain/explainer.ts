@@ -105,9 +105,15 @@ const KNOWN: Record<ExplainerType, string[]> = {
   ],
 };
 
+/** The canonical type name (case and underscores ignored), or an error naming the ones implemented. */
+export function explainerType(name: string): ExplainerType {
+  const type = EXPLAINER_TYPES.find((t) => t.toLowerCase() === name.toLowerCase().replace(/_/g, ''));
+  if (!type) throw new ExplainError(`unknown explainer type '${name}': modelfleet implements ${EXPLAINER_TYPES.join(', ')}`);
+  return type;
+}
+
 export async function createExplainer(spec: ExplainerSpec, target: ExplainTarget, opts: ExplainerOptions): Promise<Explainer> {
-  const type = EXPLAINER_TYPES.find((t) => t.toLowerCase() === spec.type.toLowerCase().replace(/_/g, ''));
-  if (!type) throw new ExplainError(`unknown explainer type '${spec.type}': modelfleet implements ${EXPLAINER_TYPES.join(', ')}`);
+  const type = explainerType(spec.type);
   const unknown = Object.keys(spec.config).filter((k) => !KNOWN[type].includes(k));
   if (unknown.length) opts.log?.(`explainer ${type}: ignoring config key(s) ${unknown.join(', ')}`);
   switch (type) {
@@ -125,7 +131,7 @@ export async function createExplainer(spec: ExplainerSpec, target: ExplainTarget
 async function treeShapExplainer(spec: ExplainerSpec, target: ExplainTarget, opts: ExplainerOptions): Promise<Explainer> {
   if (!target.native) throw new ExplainError('TreeShap needs a model on the native engine (xgboost, sklearn trees); use KernelShap for this one');
   const c = spec.config;
-  if (c.interactions !== undefined && parseBool(c.interactions, 'interactions')) throw new ExplainError('TreeShap interaction values are not implemented');
+  const interactionsDefault = c.interactions !== undefined && parseBool(c.interactions, 'interactions');
   if (c.approximate !== undefined && parseBool(c.approximate, 'approximate')) throw new ExplainError('approximate (Saabas) TreeShap is not implemented: exact values are cheap here');
   const native = target.native;
   const view: TreeView = treeViewOf(native);
@@ -145,13 +151,17 @@ async function treeShapExplainer(spec: ExplainerSpec, target: ExplainTarget, opt
     type: 'TreeShap',
     async explain(req) {
       checkRequest(req, view.nFeatures);
+      const p = req.params ?? {};
+      const interactions = p.interactions === undefined ? interactionsDefault : parseBool(p.interactions, 'interactions');
+      // Interaction values cost two conditioned passes per used feature.
+      const cost = req.nRows * usPerRow * (interactions ? 2 * view.nFeatures + 1 : 1);
       let r: TreeShapResult;
-      if (pool && req.nRows * usPerRow > opts.inlineBudgetUs) {
-        const out = (await pool.run({ X: req.X, nRows: req.nRows } satisfies TreeShapTask)) as TreeShapResult | { error: string };
+      if (pool && cost > opts.inlineBudgetUs) {
+        const out = (await pool.run({ X: req.X, nRows: req.nRows, interactions } satisfies TreeShapTask)) as TreeShapResult | { error: string };
         if ('error' in out) throw new ExplainError(out.error);
         r = out;
       } else {
-        r = treeShap(view, req.X, req.nRows);
+        r = treeShap(view, req.X, req.nRows, interactions);
       }
       const K = view.nOutputs, M = view.nFeatures;
       const prediction = new Float64Array(req.nRows * K);
@@ -166,7 +176,7 @@ async function treeShapExplainer(spec: ExplainerSpec, target: ExplainTarget, opt
         name: 'TreeShap',
         whitebox: true,
         task: view.task,
-        params: { model_output: 'raw', summarise_background: false, summarise_result: null, approximate: false, interactions: false, explain_loss: false, algorithm: 'tree_path_dependent', kwargs: {} },
+        params: { model_output: 'raw', summarise_background: false, summarise_result: null, approximate: false, interactions, explain_loss: false, algorithm: 'tree_path_dependent', kwargs: {} },
         values: r.values,
         expected: r.expected,
         nRows: req.nRows,
@@ -174,6 +184,7 @@ async function treeShapExplainer(spec: ExplainerSpec, target: ExplainTarget, opt
         featureNames: req.names ?? names,
         instances: req.X,
         rawPrediction: prediction,
+        interactions: r.interactions,
       });
     },
     async close() {
@@ -226,7 +237,8 @@ function kernelShapExplainer(spec: ExplainerSpec, target: ExplainTarget): Explai
   };
   const ks = new KernelShap(bg.X, bg.nRows, bg.nFeatures, target.predict, options);
   const names = namesFrom(c, full);
-  const task = (c.task as 'classification' | 'regression' | undefined) ?? target.task ?? 'classification';
+  if (c.task !== undefined && c.task !== 'classification' && c.task !== 'regression') throw new ExplainError(`task must be classification or regression, got '${c.task}'`);
+  const taskOf = (outputs: number) => (c.task as 'classification' | 'regression' | undefined) ?? target.task ?? (outputs > 1 ? 'classification' : 'regression');
   return {
     type: 'KernelShap',
     async explain(req) {
@@ -237,7 +249,7 @@ function kernelShapExplainer(spec: ExplainerSpec, target: ExplainTarget): Explai
       return shapExplanation({
         name: 'KernelShap',
         whitebox: false,
-        task,
+        task: taskOf(r.values.length),
         params: {
           link,
           group_names: null,

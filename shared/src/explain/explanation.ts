@@ -33,6 +33,8 @@ export interface ShapInput {
   instances: Float64Array;
   /** The explained model output (in the explained space) per row, nRows x outputs. */
   rawPrediction: Float64Array;
+  /** TreeShap with interactions: per output nRows x nFeatures x nFeatures. */
+  interactions?: Float64Array[];
 }
 
 /** Feature names as alibi validates them: missing or the wrong count → feature_0, feature_1, … */
@@ -81,7 +83,10 @@ export function shapExplanation(s: ShapInput): Explanation {
     },
   };
   if (s.name === 'TreeShap') {
-    data.shap_interaction_values = [];
+    const M = s.nFeatures;
+    data.shap_interaction_values = s.interactions
+      ? s.interactions.map((v) => Array.from({ length: s.nRows }, (_, r) => rows(v.subarray(r * M * M, (r + 1) * M * M), M, M)))
+      : [];
     Object.assign(data.raw as object, { loss: null, labels: null });
   }
   return {

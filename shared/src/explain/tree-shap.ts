@@ -96,24 +96,58 @@ export interface TreeShapResult {
   values: Float64Array[];
   /** Per output: the cover-weighted mean raw output (what the values are measured from). */
   expected: Float64Array;
+  /** With interactions, per output: nRows x nFeatures x nFeatures (xgboost's pred_interactions without the bias row). */
+  interactions?: Float64Array[];
 }
 
-/** TreeSHAP for every row of X (row-major, nRows x view.nFeatures). */
-export function treeShap(view: TreeView, X: Float64Array, nRows: number): TreeShapResult {
-  const M = view.nFeatures;
+/** TreeSHAP for every row of X (row-major, nRows x view.nFeatures), and SHAP interaction values if asked. */
+export function treeShap(view: TreeView, X: Float64Array, nRows: number, interactions = false): TreeShapResult {
+  const M = view.nFeatures, K = view.nOutputs;
   const Z = view.prepare(X, nRows);
   const walker = new PathWalker(view);
-  const values = Array.from({ length: view.nOutputs }, () => new Float64Array(nRows * M));
+  const values = Array.from({ length: K }, () => new Float64Array(nRows * M));
+  const inter = interactions ? Array.from({ length: K }, () => new Float64Array(nRows * M * M)) : undefined;
+  const used = interactions ? usedFeatures(view) : [];
   const row = new Float64Array(M);
-  const phi = new Float64Array(view.nOutputs * M);
+  const phi = new Float64Array(K * M);
+  const on = new Float64Array(K * M);
+  const off = new Float64Array(K * M);
   const cast = view.compare !== 'le64';
   for (let r = 0; r < nRows; r++) {
     for (let j = 0; j < M; j++) row[j] = cast ? Math.fround(Z[r * M + j]) : Z[r * M + j];
     phi.fill(0);
     walker.explain(row, phi);
-    for (let k = 0; k < view.nOutputs; k++) values[k].set(phi.subarray(k * M, (k + 1) * M), r * M);
+    for (let k = 0; k < K; k++) values[k].set(phi.subarray(k * M, (k + 1) * M), r * M);
+    if (!inter) continue;
+    // Lundberg et al. 2018 §4 as xgboost computes it: entry [i][j] is half the change in φ_j between feature i
+    // always known and never known; the diagonal keeps what is left of φ_i.
+    for (const i of used) {
+      on.fill(0);
+      off.fill(0);
+      walker.explain(row, on, 1, i);
+      walker.explain(row, off, -1, i);
+      for (let k = 0; k < K; k++) {
+        const base = (r * M + i) * M;
+        for (let j = 0; j < M; j++) if (j !== i) inter[k][base + j] = (on[k * M + j] - off[k * M + j]) / 2;
+      }
+    }
+    for (let k = 0; k < K; k++) {
+      for (let i = 0; i < M; i++) {
+        const base = (r * M + i) * M;
+        let rest = 0;
+        for (let j = 0; j < M; j++) if (j !== i) rest += inter[k][base + j];
+        inter[k][base + i] = phi[k * M + i] - rest;
+      }
+    }
   }
-  return { values, expected: expectedValue(view) };
+  return { values, expected: expectedValue(view), ...(inter ? { interactions: inter } : {}) };
+}
+
+/** Features some split uses: conditioning on any other changes nothing. */
+function usedFeatures(view: TreeView): number[] {
+  const seen = new Uint8Array(view.nFeatures);
+  for (const f of view.trees.feature) if (f >= 0) seen[f] = 1;
+  return Array.from(seen.keys()).filter((j) => seen[j]);
 }
 
 /** Σ trees weight × cover-weighted mean leaf (xgboost's FillNodeMeanValue) + base, per output. */
@@ -152,6 +186,8 @@ class PathWalker {
   private x!: Float64Array;
   private phi!: Float64Array;
   private treeScale = 1;
+  private condition = 0;
+  private conditionFeature = -1;
   private outBase = 0;
   // The tree arrays as fields of this object: the recursion reads them at every node.
   private readonly tFeature: Int32Array;
@@ -185,14 +221,21 @@ class PathWalker {
     this.pw = new Float64Array(size);
   }
 
-  explain(x: Float64Array, phi: Float64Array): void {
+  /**
+   * Adds each feature's TreeSHAP value for row x to phi (outputs x features). With a condition (+1 on, -1 off) on
+   * one feature, the values are those of the game where that feature is always (never) known: shap's conditioned
+   * recursion, from which interaction values are taken.
+   */
+  explain(x: Float64Array, phi: Float64Array, condition = 0, conditionFeature = -1): void {
     this.x = x;
     this.phi = phi;
+    this.condition = condition;
+    this.conditionFeature = conditionFeature;
     const { trees, leafWidth: W, nFeatures: M } = this.view;
     for (let t = 0; t < trees.treeRoot.length; t++) {
       this.treeScale = trees.treeWeight[t] * this.view.scale;
       this.outBase = trees.treeGroup[t] * W * M;
-      this.recurse(trees.treeRoot[t], 0, 0, 1, 1, -1);
+      this.recurse(trees.treeRoot[t], 0, 0, 1, 1, -1, 1);
     }
   }
 
@@ -204,21 +247,24 @@ class PathWalker {
   }
 
   /** `parent` is the offset of the caller's path; this level's path lives at parent + depth + 1. */
-  private recurse(node: number, parent: number, depth: number, pz: number, po: number, pf: number): void {
+  private recurse(node: number, parent: number, depth: number, pz: number, po: number, pf: number, cf: number): void {
+    if (cf === 0) return;
     const { feat, zero, one, pw } = this;
     const off = parent + depth + 1;
-    for (let i = 0; i < depth; i++) {
+    // With a condition, the conditioned feature never enters the path: its parent's entry is copied too.
+    const n = this.condition !== 0 && pf === this.conditionFeature ? depth + 1 : depth;
+    for (let i = 0; i < n; i++) {
       feat[off + i] = feat[parent + i];
       zero[off + i] = zero[parent + i];
       one[off + i] = one[parent + i];
       pw[off + i] = pw[parent + i];
     }
-    this.extend(off, depth, pz, po, pf);
+    if (this.condition === 0 || pf !== this.conditionFeature) this.extend(off, depth, pz, po, pf);
     const split = this.tFeature[node];
     if (split < 0) {
       const W = this.W, M = this.M, value = this.tValue, phi = this.phi;
       for (let i = 1; i <= depth; i++) {
-        const w = this.unwoundSum(off, depth, i) * (one[off + i] - zero[off + i]) * this.treeScale;
+        const w = this.unwoundSum(off, depth, i) * (one[off + i] - zero[off + i]) * this.treeScale * cf;
         const f = feat[off + i];
         for (let k = 0; k < W; k++) phi[this.outBase + k * M + f] += w * value[node * W + k];
       }
@@ -240,8 +286,19 @@ class PathWalker {
       this.unwind(off, d, k);
       d--;
     }
-    this.recurse(hot, off, d + 1, (cover[hot] / c) * iz, io, split);
-    this.recurse(cold, off, d + 1, (cover[cold] / c) * iz, 0, split);
+    const hz = cover[hot] / c, cz = cover[cold] / c;
+    let hcf = cf, ccf = cf;
+    if (this.condition !== 0 && split === this.conditionFeature) {
+      // Known feature: only x's branch counts; unknown: both, weighted by cover. Either way it takes no path slot.
+      if (this.condition > 0) ccf = 0;
+      else {
+        hcf *= hz;
+        ccf *= cz;
+      }
+      d--;
+    }
+    this.recurse(hot, off, d + 1, hz * iz, io, split, hcf);
+    this.recurse(cold, off, d + 1, cz * iz, 0, split, ccf);
   }
 
   private extend(off: number, d: number, z: number, o: number, f: number): void {

@@ -10,13 +10,14 @@ import { treeShap, treeViewOf, type TreeShapResult } from './tree-shap.js';
 export interface TreeShapTask {
   X: Float64Array;
   nRows: number;
+  interactions: boolean;
 }
 
 const view = treeViewOf(nativeFromTransferable((workerData as { model: Transferable }).model));
 
 export default function run(task: TreeShapTask): TreeShapResult | { error: string } {
   try {
-    return treeShap(view, task.X, task.nRows);
+    return treeShap(view, task.X, task.nRows, task.interactions);
   } catch (err) {
     return { error: (err as Error).message };
   }
