@@ -5,10 +5,11 @@
  * features and belong to the same inputs.
  */
 import { SklearnModel } from '../native/sklearn-model.js';
-import { applyTransform, outputWidth } from '../native/sklearn-transforms.js';
+import { applyTransform } from '../native/sklearn-transforms.js';
 import type { NativeModel } from '../native/types.js';
 import type { Background } from './background.js';
 import { ExplainError } from './errors.js';
+import { perFeatureTransforms } from './tree-shap.js';
 
 export interface LinearShapResult {
   values: Float64Array[];
@@ -31,10 +32,7 @@ export class LinearShap {
     if (!(model instanceof SklearnModel) || model.meta.head.type !== 'linear') {
       throw new ExplainError(`LinearShap explains linear models the native engine serves; ${model.kind} is not one (use KernelShap or TreeShap)`);
     }
-    for (const t of model.transforms) {
-      const perFeature = t.op === 'center_scale' || t.op === 'mul_add' || (t.op === 'impute' && !t.indicator && outputWidth(t, model.nFeatures) === model.nFeatures && t.keep.every((k, i) => k === i));
-      if (!perFeature) throw new ExplainError(`LinearShap cannot attribute through the pipeline step '${t.op}' of ${model.kind} (use KernelShap)`);
-    }
+    perFeatureTransforms(model, 'LinearShap');
     if (background.nFeatures !== model.nFeatures) throw new ExplainError(`background data has ${background.nFeatures} features, the model ${model.nFeatures}`);
     this.nFeatures = model.nFeatures;
     this.coef = model.arrays.coef as Float64Array;

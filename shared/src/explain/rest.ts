@@ -112,7 +112,9 @@ export function withExplainRoutes(
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    if (req.method !== 'POST' || !(SELDON.test(path) || KSERVE.test(path) || v2.test(path))) return next(req, res);
+    // Cheap tests first: this sits in front of every inference request.
+    const mine = req.method === 'POST' && (path.endsWith('explain') ? SELDON.test(path) || KSERVE.test(path) : service.configured && v2.test(path));
+    if (!mine) return next(req, res);
     // Counted in flight like inference, so a graceful stop waits for explanations too.
     ctx.plane.begin();
     res.once('close', () => ctx.plane.end());

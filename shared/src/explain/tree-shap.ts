@@ -48,7 +48,7 @@ export function treeViewOf(model: NativeModel): TreeView {
   if (model instanceof SklearnModel) {
     const h = model.meta.head;
     if (h.type !== 'trees' || !model.trees) throw new ExplainError(`TreeShap needs a tree model; ${model.kind} is linear (use LinearShap)`);
-    const transforms = perFeatureTransforms(model);
+    const transforms = perFeatureTransforms(model, 'TreeShap');
     const nTrees = model.trees.treeRoot.length;
     return checkCovers({
       trees: model.trees,
@@ -71,14 +71,15 @@ export function treeViewOf(model: NativeModel): TreeView {
 }
 
 /**
- * Scalers and clipping map each feature on its own, monotonically: splits on the scaled feature are splits on the
- * original, so the attributions carry over. Steps that add, drop or mix columns would not.
+ * Scalers, clipping and in-place imputation map each feature on its own, monotonically: splits (and coefficients)
+ * on the transformed feature are about the original one, so attributions carry over. Steps that add, drop or mix
+ * columns would not.
  */
-function perFeatureTransforms(model: SklearnModel): SklearnModel['transforms'] {
+export function perFeatureTransforms(model: SklearnModel, explainer: string): SklearnModel['transforms'] {
   for (const t of model.transforms) {
     const same = outputWidth(t, model.nFeatures) === model.nFeatures;
     const ok = t.op === 'center_scale' || t.op === 'mul_add' || (t.op === 'impute' && same && !t.indicator && t.keep.every((k, i) => k === i));
-    if (!ok) throw new ExplainError(`TreeShap cannot attribute through the pipeline step '${t.op}' of ${model.kind} (use KernelShap)`);
+    if (!ok) throw new ExplainError(`${explainer} cannot attribute through the pipeline step '${t.op}' of ${model.kind} (use KernelShap)`);
   }
   return model.transforms;
 }

@@ -85,8 +85,7 @@ export function treeArraysFrom(r: Record<string, NumArray>): TreeArrays {
     right: r.right as Int32Array,
     defaultLeft: r.defaultLeft as Uint8Array,
     value: r.value as Float64Array,
-    // Models packed before covers were kept have none: TreeSHAP then refuses them.
-    cover: (r.cover as Float64Array | undefined) ?? new Float64Array(r.feature.length),
+    cover: r.cover as Float64Array,
     treeRoot: r.treeRoot as Int32Array,
     treeGroup: r.treeGroup as Int32Array,
     treeWeight: r.treeWeight as Float64Array,
