@@ -24,6 +24,16 @@ torch.onnx.export(m, torch.zeros(1, 32), sys.argv[1], input_names=['x'], output_
 `;
 export const MLP_WIDTH = 32;
 
+// Explainers: an iris XGBoost for TreeShap, and iris background rows (every third) for KernelShap.
+const TRAIN_EXPLAIN = `
+import sys, os, numpy as np, xgboost as xgb
+from sklearn.datasets import load_iris
+X, y = load_iris(return_X_y=True)
+d = os.path.dirname(sys.argv[1])
+np.save(os.path.join(d, 'background.npy'), X[::3])
+xgb.XGBClassifier(n_estimators=100, max_depth=3, n_jobs=1).fit(X, y).save_model(sys.argv[1])
+`;
+
 /** bench/.cache/<dir>, with <file> written by Python `code` (given the file's path) unless it is there already. */
 async function trainedInPython(dir: string, file: string, modules: string[], code: string): Promise<string> {
   const folder = path.join(ROOT, 'bench/.cache', dir);
@@ -37,7 +47,7 @@ async function trainedInPython(dir: string, file: string, modules: string[], cod
 }
 
 /** Models are trained here (once, cached under bench/.cache): nothing is downloaded. */
-export async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; graphs: string; mlp: string }> {
+export async function trainModels(): Promise<{ iris: string; xgb: string; trivial: string; graphs: string; mlp: string; explain: string }> {
   const iris = path.join(ROOT, 'bench/.cache/iris');
   if (!existsSync(path.join(iris, 'model.joblib'))) {
     mkdirSync(iris, { recursive: true });
@@ -59,6 +69,7 @@ export async function trainModels(): Promise<{ iris: string; xgb: string; trivia
   writeFileSync(path.join(graphs, 'one.yaml'), sdep('one', leaf));
   writeFileSync(path.join(graphs, 'chain4.yaml'), sdep('chain4', chain));
   const mlp = await trainedInPython('onnx-mlp', 'model.onnx', ['torch', 'onnx'], EXPORT_MLP);
-  return { iris, xgb: xgbDir, trivial, graphs, mlp };
+  const explain = await trainedInPython('explain-iris', 'model.json', ['xgboost', 'sklearn'], TRAIN_EXPLAIN);
+  return { iris, xgb: xgbDir, trivial, graphs, mlp, explain };
 }
 

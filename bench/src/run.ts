@@ -14,6 +14,7 @@ import { grpcClientLoad } from './grpc-stream.js';
 import { coldStarts, type ColdStart, type ColdStartSpec } from './cold-start.js';
 import { compareBridges, KNN_CLASS, type BridgeRow, type CrashOutcome } from './bridges.js';
 import { wrk, type LoadResult } from './wrk.js';
+import { treeShapThroughput, type TreeShapThroughput } from './treeshap.js';
 import { CLI, MLP_WIDTH, ROOT, trainModels } from './models.js';
 
 const args = process.argv.slice(2);
@@ -125,6 +126,21 @@ async function main(): Promise<void> {
       probe: { path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     },
   ];
+  const explain = '/api/v1.0/explain';
+  servers.push(
+    {
+      name: 'xgboost-treeshap',
+      args: [CLI, 'serve', 'XGBOOST_SERVER', '--model-uri', models.explain, '--model-name', 'iris'],
+      env: { MODELFLEET_EXPLAINER_TYPE: 'TreeShap' },
+      probe: { path: explain, body: seldon(1) },
+    },
+    {
+      name: 'sklearn-kernelshap',
+      args: [CLI, 'serve', 'SKLEARN_SERVER', '--model-uri', models.iris, '--model-name', 'iris', '--param', 'engine=native'],
+      env: { MODELFLEET_EXPLAINER_TYPE: 'KernelShap', MODELFLEET_EXPLAINER_URI: path.join(models.explain, 'background.npy') },
+      probe: { path: explain, body: seldon(1) },
+    },
+  );
   const mlpRow = Array.from({ length: MLP_WIDTH }, (_, i) => ((i * 37) % 17) / 8 - 1);
   const mlpSeldon = JSON.stringify({ data: { ndarray: [mlpRow] } });
   const mlpV2 = JSON.stringify({ inputs: [{ name: 'x', shape: [1, MLP_WIDTH], datatype: 'FP32', data: mlpRow }] });
@@ -192,6 +208,8 @@ async function main(): Promise<void> {
     ...mlpWorkloads('onnx-mlp-pool', false),
     ...['python-unbatched', 'sklearn-python', 'python-adaptive'].map((server) => ({ name: 'iris 1 row, V2 REST, 64 clients', server, path: v2, body: v2json(1), connections: 64 })),
     ...['onnx-mlp', 'onnx-adaptive'].map((server) => ({ name: 'onnx MLP 1 row, V2 REST, 64 clients', server, path: '/v2/models/mlp/infer', body: mlpV2, connections: 64 })),
+    { name: 'explain TreeShap (xgboost iris, 100 trees), 1 row', server: 'xgboost-treeshap', path: explain, body: seldon(1) },
+    { name: 'explain KernelShap exact (iris, 50 background rows), 1 row', server: 'sklearn-kernelshap', path: explain, body: seldon(1) },
   ]
     .filter((w) => w.server.startsWith('bare-') || !only || w.name.includes(only) || w.server.includes(only))
     // --quick (under two minutes) leaves out the ablation servers unless --only asks for them.
@@ -293,7 +311,9 @@ async function main(): Promise<void> {
       { seconds: SECONDS, warmup: WARMUP, work },
     );
   }
-  report(results, memory, cold, bridges);
+  const treeshap = !only || /treeshap|explain/i.test(only) ? await treeShapThroughput(mkdtempSync(path.join(work, 'treeshap-'))) : undefined;
+  if (treeshap) process.stderr.write(`TreeShap ${treeshap.oursRowsPerSec.toFixed(0)} rows/s vs xgboost pred_contribs ${treeshap.xgboostRowsPerSec.toFixed(0)} rows/s (${treeshap.ratio.toFixed(2)}x)\n`);
+  report(results, memory, cold, bridges, treeshap);
 }
 
 type Row = Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; grpcRatio?: number; sessionRun?: SessionRunShare };
@@ -309,6 +329,7 @@ function report(
   memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }>,
   cold: ColdStart[],
   bridges: { rows: BridgeRow[]; crashes: CrashOutcome[] },
+  treeshap?: TreeShapThroughput,
 ): void {
   const bareCold = cold.find((c) => c.name === 'bare node');
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
@@ -362,13 +383,23 @@ function report(
           ...bridges.crashes.map((c) => `| ${c.bridge} | ${c.killed.replace(/\|/g, '/')} | ${c.next.replace(/\|/g, '/')} |`),
         ]
       : []),
+    ...(treeshap
+      ? [
+          '',
+          '| TreeShap, breast cancer XGBoost (100 trees, depth 6), one thread | rows/s |',
+          '|---|---:|',
+          `| modelfleet exact path-dependent TreeSHAP | ${treeshap.oursRowsPerSec.toFixed(0)} |`,
+          `| xgboost pred_contribs (nthread=1) | ${treeshap.xgboostRowsPerSec.toFixed(0)} |`,
+          `| ratio | ${treeshap.ratio.toFixed(2)}x |`,
+        ]
+      : []),
   ];
   const md = lines.join('\n') + '\n';
   process.stdout.write(`\n${md}`);
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory, coldStart: cold, bridges }, null, 2);
+  const json = JSON.stringify({ machine, quick, seconds: SECONDS, connections: CONNECTIONS, results: results.map(({ body: _b, headers: _h, ...r }) => r), memory, coldStart: cold, bridges, treeshap }, null, 2);
   writeFileSync(path.join(dir, `${stamp}.json`), json);
   writeFileSync(path.join(dir, `${stamp}.md`), md);
   copyFileSync(path.join(dir, `${stamp}.json`), path.join(dir, 'latest.json'));

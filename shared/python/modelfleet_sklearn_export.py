@@ -139,6 +139,7 @@ def _tree_arrays(tree, value):
         "left": _arr(tree.children_left, "i4"),
         "right": _arr(tree.children_right, "i4"),
         "value": _arr(value),
+        "cover": _arr(tree.weighted_n_node_samples),  # TreeSHAP's path weights
     }
 
 
@@ -237,6 +238,7 @@ def _hist_gradient_boosting(est, name):
                 "right": _arr(np.where(leaf, -1, n["right"]), "i4"),
                 "default_left": _arr(n["missing_go_to_left"], "i4"),
                 "value": _arr(n["value"][:, None]),
+                "cover": _arr(n["count"]),
             })
             groups.append(k)
     head = {

@@ -13,6 +13,7 @@ import { parseSize, settingsFromEnv, type Settings } from './config/settings.js'
 import { findPython } from './python/interpreter.js';
 import { runServer } from './run.js';
 import { loadDefinition, SERVERS } from './registry.js';
+import { EXPLAIN_USAGE } from './explain/usage.js';
 
 const USAGE = `usage:
   modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
@@ -22,6 +23,7 @@ const USAGE = `usage:
                                                   settings.json; --http-port 8080, --grpc-port 8081, --metrics-port 8082)
   modelfleet run <deployment.yaml> [options]      run a SeldonDeployment's graphs on this machine
                                                   (--http-port 8000, --grpc-port 5001, --metrics-port, --host)
+${EXPLAIN_USAGE}
   modelfleet train-example <dir>                  train the iris example model into <dir>/model.joblib
   modelfleet predict --url <url> [--data <json>]  send one request and print the answer (--help for options)
   modelfleet test --contract <c.json> --url <url> random requests from a Seldon tester contract; latency summary
@@ -40,6 +42,9 @@ serve options (each overrides the environment variable named):
   --host <addr>           MODELFLEET_HOST (0.0.0.0)
   --workers <n>           MODELFLEET_WORKERS / GUNICORN_WORKERS (one per core): Python processes or worker threads
   --max-body-size <size>  MODELFLEET_MAX_BODY_SIZE (100mb)
+  --explainer <type>      MODELFLEET_EXPLAINER_TYPE: TreeShap | KernelShap | LinearShap | AnchorTabular
+  --explainer-uri <uri>   MODELFLEET_EXPLAINER_URI: the explainer's background data (.npy / .csv)
+  --explainer-config <j>  MODELFLEET_EXPLAINER_CONFIG: its settings as a JSON object
 `;
 
 /** Flags every server command takes: ports, host, workers. */
@@ -77,9 +82,16 @@ async function serve(args: string[]): Promise<void> {
       param: { type: 'string', multiple: true },
       ...SERVER_FLAGS,
       'max-body-size': { type: 'string' },
+      explainer: { type: 'string' },
+      'explainer-uri': { type: 'string' },
+      'explainer-config': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new ConfigError(`serve takes one implementation name\n${USAGE}`);
+  // The server (and any cluster worker it forks) reads its explainer from the environment.
+  if (values.explainer) process.env.MODELFLEET_EXPLAINER_TYPE = values.explainer;
+  if (values['explainer-uri']) process.env.MODELFLEET_EXPLAINER_URI = values['explainer-uri'];
+  if (values['explainer-config']) process.env.MODELFLEET_EXPLAINER_CONFIG = values['explainer-config'];
   const def = await loadDefinition(positionals[0]);
   const s = settingsFromEnv();
   applyServerFlags(s, values, { http: s.httpPort, grpc: s.grpcPort });
@@ -131,6 +143,7 @@ async function runDeployment(args: string[]): Promise<void> {
   // Graph code (and its YAML parser) loads only for `run`: `serve` starts without it.
   const [{ parseDeployment }, { deploymentDefinition }] = await Promise.all([import('./graph/deployment.js'), import('./graph/definition.js')]);
   const sdep = parseDeployment(text, positionals[0]);
+  (await import('./explain/deployment.js')).applyDeploymentExplainer(sdep, file);
   const s = settingsFromEnv();
   // The executor's ports unless the flags or the env say otherwise.
   applyServerFlags(s, values, {
@@ -172,6 +185,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') return serve(rest);
   if (command === 'run') return runDeployment(rest);
   if (command === 'start') return (await import('./repository/start.js')).startCommand(rest);
+  if (command === 'explain') return (await import('./explain/command.js')).explainCommand(rest);
   if (command === 'train-example') return trainExample(rest);
   if (command === 'predict' || command === 'test') return clientCommand(command, rest);
   if (command === 'export') return (await import('./export-command.js')).exportCommand(rest);

@@ -15,6 +15,8 @@ import { createGrpcServer, type GrpcServer } from './grpc/server.js';
 import { createRestApp } from './rest/app.js';
 import type { ServerContext } from './context.js';
 import { withInferenceRoutes } from './rest/inference.js';
+import { attachExplainer, explainerSettings, explainService } from './explain/config.js';
+import { withExplainRoutes, type ExplainService } from './explain/rest.js';
 import type { ServerDefinition } from './server-definition.js';
 import { VERSION } from './version.js';
 import { MODEL_URI_PARAMETER } from './server-definition.js';
@@ -65,7 +67,10 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
   const metrics = new ServerMetrics(settings.identity);
   const plane = new DataPlane({ name: settings.modelName, version: settings.modelVersion }, log);
   let modelPath = '';
+  const explainCfg = explainerSettings(process.env, settings.modelName);
+  const explain = explainService(explainCfg);
   return serveModels({
+    explain,
     name: def.implementation,
     log,
     metrics,
@@ -93,6 +98,8 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
           unit: settings.unit,
         });
         await runtime.load();
+        // Before readiness: a ready server answers explain calls too.
+        await attachExplainer(explain, explainCfg, runtime, { workers: settings.workers, inlineBudgetUs: settings.inlineBudgetUs, log });
         plane.setRuntime(withBatching(runtime, settings, log));
         const engine = runtime.metadata().parameters?.engine;
         log.info(`model ${settings.modelName} ready in ${Date.now() - started} ms (engine: ${String(engine ?? 'n/a')})`);
@@ -130,6 +137,8 @@ export interface Serving {
   what: string;
   serverName?: string;
   serverVersion?: string;
+  /** The model's explainer routes (a single-model server; 501 when none is configured). */
+  explain?: ExplainService;
 }
 
 /**
@@ -148,7 +157,9 @@ export async function serveModels(serving: Serving): Promise<RunningServer> {
     seldonMetadata: serving.seldonMetadata,
   };
   const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes, routes: serving.routes });
-  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
+  const inference = withInferenceRoutes(ctx, settings.maxBodyBytes, app);
+  const listener = serving.explain ? withExplainRoutes(ctx, serving.explain, settings.maxBodyBytes, inference) : inference;
+  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, listener);
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);
   const grpcServer: GrpcServer | undefined = settings.grpcPort !== undefined ? createGrpcServer(ctx, settings.grpcMaxMessageBytes) : undefined;
@@ -197,6 +208,7 @@ export async function serveModels(serving: Serving): Promise<RunningServer> {
       grpcServer?.setServing(false);
       const grpcClosed = grpcServer?.shutdown(settings.drainTimeoutMs);
       await plane.drain(settings.drainTimeoutMs);
+      await serving.explain?.explainer?.close();
       await grpcClosed;
       httpServer.closeAllConnections();
       await closed;

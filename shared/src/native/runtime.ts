@@ -37,6 +37,11 @@ export class NativeRuntime implements ModelRuntime {
 
   constructor(private readonly opts: NativeRuntimeOptions) {}
 
+  /** The model itself, for white-box explainers (TreeSHAP, linear SHAP) that read its trees or coefficients. */
+  get nativeModel(): NativeModel {
+    return this.opts.model;
+  }
+
   async load(): Promise<void> {
     const { opts } = this;
     if (opts.workers > 0) {

@@ -82,6 +82,7 @@ export function nativeFromSklearnExport(exported: unknown): NativeModel {
       right: decode(t.right as EncodedArray),
       defaultLeft: t.default_left ? decode(t.default_left as EncodedArray) : undefined,
       value: decode(t.value as EncodedArray),
+      cover: t.cover ? decode(t.cover as EncodedArray) : undefined,
       group: groups ? groups[i] : 0,
       weight: weights ? weights[i] : 1,
     }));

@@ -43,13 +43,13 @@ export class SklearnModel implements NativeModel {
   readonly kind: string;
   readonly nFeatures: number;
   readonly outputNames: string[];
-  private readonly transforms: Transform[];
-  private readonly headWidth: number;
-  private readonly trees: TreeArrays | null;
+  readonly transforms: Transform[];
+  readonly headWidth: number;
+  readonly trees: TreeArrays | null;
 
   constructor(
     readonly meta: SklearnMeta,
-    private readonly arrays: Record<string, NumArray>,
+    readonly arrays: Record<string, NumArray>,
   ) {
     this.kind = meta.kind;
     this.nFeatures = meta.nFeatures;

@@ -11,6 +11,8 @@ export interface TreeArrays {
   right: Int32Array;
   defaultLeft: Uint8Array;
   value: Float64Array;
+  /** Training cover per node (xgboost sum_hess, sklearn weighted_n_node_samples): TreeSHAP's path weights. 0 when unknown. */
+  cover: Float64Array;
   treeRoot: Int32Array;
   treeGroup: Int32Array;
   treeWeight: Float64Array;
@@ -25,6 +27,7 @@ export interface TreeInput {
   defaultLeft?: ArrayLike<number>;
   /** leafWidth values per node. */
   value: ArrayLike<number>;
+  cover?: ArrayLike<number>;
   group?: number;
   weight?: number;
 }
@@ -39,6 +42,7 @@ export function buildTreeArrays(trees: TreeInput[], leafWidth: number): TreeArra
     right: sharedArray('i32', total),
     defaultLeft: sharedArray('u8', total),
     value: sharedArray('f64', total * leafWidth),
+    cover: sharedArray('f64', total),
     treeRoot: sharedArray('i32', trees.length),
     treeGroup: sharedArray('i32', trees.length),
     treeWeight: sharedArray('f64', trees.length),
@@ -57,6 +61,10 @@ export function buildTreeArrays(trees: TreeInput[], leafWidth: number): TreeArra
       if (!leaf && (t.left[i] >= n || t.right[i] >= n)) throw new Error(`tree ${ti}: node ${i} has a child outside the tree`);
     }
     a.value.set(Array.from(t.value), base * leafWidth);
+    if (t.cover) {
+      if (t.cover.length !== n) throw new Error(`tree ${ti}: ${t.cover.length} covers for ${n} nodes`);
+      a.cover.set(Array.from(t.cover), base);
+    }
     a.treeRoot[ti] = base;
     a.treeGroup[ti] = t.group ?? 0;
     a.treeWeight[ti] = t.weight ?? 1;
@@ -77,6 +85,7 @@ export function treeArraysFrom(r: Record<string, NumArray>): TreeArrays {
     right: r.right as Int32Array,
     defaultLeft: r.defaultLeft as Uint8Array,
     value: r.value as Float64Array,
+    cover: r.cover as Float64Array,
     treeRoot: r.treeRoot as Int32Array,
     treeGroup: r.treeGroup as Int32Array,
     treeWeight: r.treeWeight as Float64Array,

@@ -104,6 +104,7 @@ export function xgboostFromDocument(doc: unknown): XGBoostModel {
       right: nums(t.right_children, 'right_children'),
       defaultLeft: nums(t.default_left, 'default_left'),
       value: Float32Array.from(cond), // a leaf's value is stored in its split_conditions slot
+      cover: t.sum_hessian === undefined ? undefined : Float32Array.from(nums(t.sum_hessian, 'sum_hessian')),
       group,
       weight: weights ? Math.fround(weights[i]) : 1,
     };

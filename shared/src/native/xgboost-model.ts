@@ -30,13 +30,13 @@ export class XGBoostModel implements NativeModel {
   readonly nFeatures: number;
   readonly outputNames: string[];
   private readonly spec;
-  private readonly margin0: number;
+  readonly margin0: number;
 
   constructor(
     readonly meta: XGBoostMeta,
-    private readonly trees: TreeArrays | null,
+    readonly trees: TreeArrays | null,
     /** gblinear: (nFeatures + 1) x nGroups, bias row last, as xgboost stores it. */
-    private readonly linear: Float32Array | null,
+    readonly linear: Float32Array | null,
   ) {
     this.spec = objectiveSpec(meta.objective);
     this.margin0 = baseMargin(meta.baseScore, this.spec.baseLink);
