@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { ConfigError, parseParameterList } from './parameters.js';
 import type { Identity } from '../metrics/registry.js';
+import { requestLoggerFromEnv, type RequestLoggerSettings } from '../logging/config.js';
 
 /** Everything a server needs to start, from the Seldon/MLServer env contract and then CLI flags. */
 export interface Settings {
@@ -33,6 +34,8 @@ export interface Settings {
   unit?: { id: string; image: string };
   /** MODEL_METADATA (YAML or JSON): wins over metadata.yaml and the model's own metadata. */
   modelMetadata?: string;
+  /** Payload logging: MODELFLEET_LOGGER_* and REQUEST_LOGGER_DEFAULT_ENDPOINT. */
+  requestLogger: RequestLoggerSettings;
 }
 
 function int(env: NodeJS.ProcessEnv, names: string[], fallback: number): number {
@@ -119,5 +122,6 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     },
     unit: unitId ? { id: unitId, image } : undefined,
     modelMetadata: env.MODEL_METADATA,
+    requestLogger: requestLoggerFromEnv(env),
   };
 }

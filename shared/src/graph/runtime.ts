@@ -23,6 +23,7 @@ import { createBuiltin } from './builtins.js';
 import { nodeKind, nodeParameters, type PredictiveUnit, type Predictor, type SeldonDeployment } from './deployment.js';
 import { buildNode, GraphExecutor } from './executor.js';
 import { GrpcNode, RestNode } from './remote.js';
+import type { LogMode } from '../logging/events.js';
 
 interface LivePredictor {
   spec: Predictor;
@@ -69,7 +70,10 @@ export class DeploymentRuntime implements ModelRuntime {
         const components = new Map<string, { component: SeldonComponent; image: string }>();
         await this.build(spec, spec.graph, components);
         const labels = { deployment_name: this.sdep.metadata.name, predictor_name: spec.name, predictor_version: spec.labels?.version ?? spec.annotations?.version ?? '' };
-        const live = { spec, executor: new GraphExecutor(buildNode(spec.graph, components), clientSeconds, labels) };
+        const identity = { inferenceServiceName: this.sdep.metadata.name, endpoint: spec.name, namespace: this.sdep.metadata.namespace };
+        const loggerOf = (unit: PredictiveUnit) =>
+          unit.logger && ctx.requestLogging ? ctx.requestLogging.logger(unit.logger.url, unit.logger.mode as LogMode, identity) : undefined;
+        const live = { spec, executor: new GraphExecutor(buildNode(spec.graph, components, loggerOf), clientSeconds, labels) };
         if (spec.shadow) this.shadow = live;
         else this.predictors.push(live);
       }

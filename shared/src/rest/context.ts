@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from '../logger.js';
 import type { ServerContext } from '../context.js';
 import { asServingError, badInput, httpStatusOf } from '../errors.js';
+import { skipRequested, SKIP_HEADER, withoutLogging } from '../logging/index.js';
 
 export type RestProtocol = 'seldon' | 'v2' | 'kserve-v1';
 
@@ -48,7 +49,8 @@ export function route(ctx: ServerContext, protocol: RestProtocol, endpoint: stri
       ctx.metrics.requests.inc({ protocol, endpoint, code: String(res.statusCode) });
     });
     try {
-      await handler(req, res);
+      if (skipRequested(req.headers[SKIP_HEADER])) await withoutLogging(() => handler(req, res));
+      else await handler(req, res);
     } catch (err) {
       sendError(res, protocol, err, ctx.log);
     }

@@ -13,6 +13,8 @@ import { seldonPredict } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
 import type { RestProtocol } from './context.js';
 import { errorBody, parseJson } from './context.js';
+import { randomUUID } from 'node:crypto';
+import { skipRequested, SKIP_HEADER, withoutLogging, type PayloadLogger } from '../logging/index.js';
 
 export interface Reply {
   status: number;
@@ -166,9 +168,17 @@ async function serve(
   });
   if (ctx.plane.state === 'stopping') res.setHeader('connection', 'close');
   let reply: Reply;
+  // Payload logging costs nothing unless it is on: one property check.
+  const skip = skipRequested(req.headers[SKIP_HEADER]);
+  const plog = skip ? undefined : ctx.requestLog;
+  let requestId = '';
   try {
     const body = await readBody(req, maxBodyBytes);
-    reply = await route.handle(ctx, req, body, match, query);
+    if (plog) {
+      requestId = requestIdOf(req);
+      plog.log('request', requestId, ctx.plane.model.name, protocol, req.headers['content-type'] ?? 'application/json', body);
+    }
+    reply = skip ? await withoutLogging(() => route.handle(ctx, req, body, match, query)) : await route.handle(ctx, req, body, match, query);
   } catch (err) {
     const { status, body } = errorBody(protocol, err);
     if (status >= 500) ctx.log.error(`${protocol} request failed: ${(err as Error).message}`);
@@ -176,5 +186,18 @@ async function serve(
     // An unread body (413) must not be parsed as the next request on this connection.
     if (!req.readableEnded) reply.headers = { connection: 'close' };
   }
+  if (plog && requestId) logResponse(plog, requestId, ctx.plane.model.name, protocol, reply);
   send(res, reply);
+}
+
+/** The id that pairs a request with its response: the caller's Seldon-Puid, CloudEvent id or X-Request-Id, else new. */
+function requestIdOf(req: IncomingMessage): string {
+  const h = req.headers;
+  const id = h['seldon-puid'] ?? h['ce-id'] ?? h['x-request-id'];
+  return typeof id === 'string' && id ? id : randomUUID();
+}
+
+/** Successful answers only, as KServe's logger does: an error body is not a model's response. */
+function logResponse(plog: PayloadLogger, requestId: string, model: string, protocol: string, reply: Reply): void {
+  if (reply.status >= 200 && reply.status < 300) plog.log('response', requestId, model, protocol, reply.contentType, reply.body);
 }
