@@ -14,6 +14,7 @@ import { createRestApp } from './rest/app.js';
 import type { ServerContext } from './context.js';
 import { withInferenceRoutes } from './rest/inference.js';
 import { RequestLogging } from './logging/index.js';
+import { startTracing, stopTracing } from './tracing/index.js';
 import type { ServerDefinition } from './server-definition.js';
 import { MODEL_URI_PARAMETER } from './server-definition.js';
 
@@ -60,6 +61,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
   const modelUri = settings.modelUri ?? (def.anyParameters ? undefined : (params.model_uri as string | undefined)) ?? def.defaultModelUri;
   if (!modelUri && !def.modelOptional?.(params)) throw new ConfigError(`${def.implementation} needs a model: set MODEL_URI or the model_uri parameter`);
 
+  if (settings.tracing) await startTracing({ ...settings.tracing, serviceName: settings.tracing.serviceName || settings.modelName }, log);
   const metrics = new ServerMetrics(settings.identity);
   const plane = new DataPlane({ name: settings.modelName, version: settings.modelVersion }, log);
   const requestLogging = new RequestLogging(settings.requestLogger, metrics.registry, log, {
@@ -161,6 +163,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
       httpServer.closeAllConnections();
       await closed;
       await requestLogging.close(); // queued payload events go out before exit
+      await stopTracing();
       if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       log.info('stopped');
     })());

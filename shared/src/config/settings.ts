@@ -3,6 +3,7 @@ import os from 'node:os';
 import { ConfigError, parseParameterList } from './parameters.js';
 import type { Identity } from '../metrics/registry.js';
 import { requestLoggerFromEnv, type RequestLoggerSettings } from '../logging/config.js';
+import { tracingFromEnv, type TracingSettings } from '../tracing/config.js';
 
 /** Everything a server needs to start, from the Seldon/MLServer env contract and then CLI flags. */
 export interface Settings {
@@ -36,6 +37,8 @@ export interface Settings {
   modelMetadata?: string;
   /** Payload logging: MODELFLEET_LOGGER_* and REQUEST_LOGGER_DEFAULT_ENDPOINT. */
   requestLogger: RequestLoggerSettings;
+  /** OpenTelemetry tracing (OTEL_*, TRACING, JAEGER_*); undefined = off. serviceName '' = the model's name. */
+  tracing?: TracingSettings;
 }
 
 function int(env: NodeJS.ProcessEnv, names: string[], fallback: number): number {
@@ -123,5 +126,6 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     unit: unitId ? { id: unitId, image } : undefined,
     modelMetadata: env.MODEL_METADATA,
     requestLogger: requestLoggerFromEnv(env),
+    tracing: tracingFromEnv(env, ''),
   };
 }

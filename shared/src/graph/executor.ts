@@ -12,6 +12,7 @@ import { routeOf, type SeldonComponent, type SeldonFeedback, type SeldonMessage 
 import { nodeMethods, nodeType, type Method, type NodeType, type PredictiveUnit } from './deployment.js';
 import { stringify } from '../codecs/json-numbers.js';
 import type { PayloadLogger } from '../logging/index.js';
+import { tracer } from '../tracing/index.js';
 
 export interface GraphNode {
   name: string;
@@ -78,8 +79,16 @@ export class GraphExecutor {
   }
 
   private async node(node: GraphNode, input: SeldonMessage, routing: Record<string, number>): Promise<SeldonMessage> {
-    if (node.log) return this.logged(node, node.log, input, routing);
-    return this.unlogged(node, input, routing);
+    const t = tracer();
+    if (t) {
+      const attributes = { 'seldon.node': node.name, 'seldon.node.type': node.type, 'seldon.node.image': node.image, 'seldon.puid': String((input.meta as Meta | undefined)?.puid ?? '') };
+      return t.internal(`node ${node.name}`, attributes, () => this.nodeBody(node, input, routing));
+    }
+    return this.nodeBody(node, input, routing);
+  }
+
+  private nodeBody(node: GraphNode, input: SeldonMessage, routing: Record<string, number>): Promise<SeldonMessage> {
+    return node.log ? this.logged(node, node.log, input, routing) : this.unlogged(node, input, routing);
   }
 
   /** Seldon's executor logs each logged node's input and output, paired by the request's puid. */

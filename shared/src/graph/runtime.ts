@@ -24,6 +24,7 @@ import { nodeKind, nodeParameters, type PredictiveUnit, type Predictor, type Sel
 import { buildNode, GraphExecutor } from './executor.js';
 import { GrpcNode, RestNode } from './remote.js';
 import type { LogMode } from '../logging/events.js';
+import { tracer } from '../tracing/index.js';
 
 interface LivePredictor {
   spec: Predictor;
@@ -174,6 +175,7 @@ export class DeploymentRuntime implements ModelRuntime {
     const request = { ...message, meta };
     const predictor = this.pick();
     this.remember(meta.puid, predictor);
+    tracer()?.annotate({ 'seldon.puid': meta.puid, 'seldon.predictor': predictor.spec.name });
     if (this.shadow) {
       const shadow = this.shadow;
       shadow.executor.predict(request).catch((err: Error) => this.ctx.log.warn(`shadow ${shadow.spec.name} failed: ${err.message}`));

@@ -15,6 +15,7 @@ import type { RestProtocol } from './context.js';
 import { errorBody, parseJson } from './context.js';
 import { randomUUID } from 'node:crypto';
 import { skipRequested, SKIP_HEADER, withoutLogging, type PayloadLogger } from '../logging/index.js';
+import { SPAN_ERROR, tracer } from '../tracing/index.js';
 
 export interface Reply {
   status: number;
@@ -167,8 +168,42 @@ async function serve(
     ctx.metrics.requests.inc({ protocol, endpoint, code: String(res.statusCode) });
   });
   if (ctx.plane.state === 'stopping') res.setHeader('connection', 'close');
+  // Tracing and payload logging cost nothing unless they are on: one check each.
+  const t = tracer();
+  const reply = t
+    ? await t.server(`${protocol} ${endpoint}`, req.headers, spanAttributes(ctx, protocol, endpoint, req), async (span) => {
+        const r = await answer(ctx, route, req, match, query, maxBodyBytes);
+        span.setAttribute('http.response.status_code', r.status);
+        if (r.status >= 500) span.setStatus({ code: SPAN_ERROR });
+        return r;
+      })
+    : await answer(ctx, route, req, match, query, maxBodyBytes);
+  send(res, reply);
+}
+
+function spanAttributes(ctx: ServerContext, protocol: string, endpoint: string, req: IncomingMessage): Record<string, string> {
+  const puid = req.headers['seldon-puid'];
+  return {
+    'modelfleet.protocol': protocol,
+    'modelfleet.endpoint': endpoint,
+    'modelfleet.model': ctx.plane.model.name,
+    'http.request.method': req.method ?? '',
+    'url.path': req.url ?? '',
+    ...(typeof puid === 'string' ? { 'seldon.puid': puid } : {}),
+  };
+}
+
+/** Reads, handles and logs one request; errors become the protocol's error reply. */
+async function answer(
+  ctx: ServerContext,
+  route: InferenceRoute,
+  req: IncomingMessage,
+  match: RegExpExecArray,
+  query: string,
+  maxBodyBytes: number,
+): Promise<Reply> {
+  const { protocol } = route;
   let reply: Reply;
-  // Payload logging costs nothing unless it is on: one property check.
   const skip = skipRequested(req.headers[SKIP_HEADER]);
   const plog = skip ? undefined : ctx.requestLog;
   let requestId = '';
@@ -187,7 +222,7 @@ async function serve(
     if (!req.readableEnded) reply.headers = { connection: 'close' };
   }
   if (plog && requestId) logResponse(plog, requestId, ctx.plane.model.name, protocol, reply);
-  send(res, reply);
+  return reply;
 }
 
 /** The id that pairs a request with its response: the caller's Seldon-Puid, CloudEvent id or X-Request-Id, else new. */
