@@ -7,7 +7,7 @@
  */
 import type { Histogram } from 'prom-client';
 import { splitImage } from '../config/settings.js';
-import { badInput, internal } from '../errors.js';
+import { asServingError, badInput, httpStatusOf, internal } from '../errors.js';
 import { routeOf, type SeldonComponent, type SeldonFeedback, type SeldonMessage } from '../seldon/component.js';
 import { nodeMethods, nodeType, type Method, type NodeType, type PredictiveUnit } from './deployment.js';
 import { stringify } from '../codecs/json-numbers.js';
@@ -64,9 +64,12 @@ export class GraphExecutor {
   private async timed<T>(node: GraphNode, service: string, fn: () => Promise<T>): Promise<T> {
     const end = this.clientSeconds.startTimer({ ...this.nodeLabels.get(node), service });
     try {
-      return await fn();
-    } finally {
-      end();
+      const out = await fn();
+      end({ code: '200' });
+      return out;
+    } catch (err) {
+      end({ code: String(httpStatusOf(asServingError(err))) });
+      throw err;
     }
   }
 

@@ -12,7 +12,7 @@ import { resolveParameters } from '../config/parameters.js';
 import { decodeSeldonMessage, emptyData, type SeldonMeta } from '../codecs/seldon-json.js';
 import { jsonValues, nest } from '../codecs/ndarray.js';
 import { DataPlane } from '../dataplane.js';
-import { badInput, internal, ServingError } from '../errors.js';
+import { asServingError, badInput, httpStatusOf, internal, ServingError } from '../errors.js';
 import { PrepackagedComponent } from '../handlers/seldon.js';
 import { loadDefinition } from '../registry.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime } from '../runtime.js';
@@ -62,7 +62,7 @@ export class DeploymentRuntime implements ModelRuntime {
     const clientSeconds = new Histogram({
       name: 'seldon_api_executor_client_requests_seconds',
       help: 'Calls from the graph executor to each node.',
-      labelNames: ['deployment_name', 'predictor_name', 'predictor_version', 'model_name', 'model_image', 'model_version', 'service'],
+      labelNames: ['deployment_name', 'predictor_name', 'predictor_version', 'model_name', 'model_image', 'model_version', 'service', 'code'],
       buckets,
       registers,
     });
@@ -207,7 +207,7 @@ export class DeploymentRuntime implements ModelRuntime {
       end({ code: '200' });
       return out;
     } catch (err) {
-      end({ code: String(err instanceof ServingError ? (err.status ?? 500) : 500) });
+      end({ code: String(httpStatusOf(asServingError(err))) });
       throw err;
     }
   }

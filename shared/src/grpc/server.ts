@@ -69,8 +69,9 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
       ctx.plane.begin();
       const done = (err: ReturnType<typeof toGrpcError> | null, value?: Obj) => {
         ctx.plane.end();
-        end();
-        ctx.metrics.requests.inc({ protocol, endpoint: method, code: err ? grpc.status[err.code] : 'OK' });
+        const code = err ? grpc.status[err.code] : 'OK';
+        end({ code });
+        ctx.metrics.requests.inc({ protocol, endpoint: method, code });
         if (err && err.code === grpc.status.INTERNAL) ctx.log.error(`${protocol} ${method} failed: ${err.details}`);
         callback(err, value);
       };

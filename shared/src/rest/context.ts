@@ -46,8 +46,9 @@ export function route(ctx: ServerContext, protocol: RestProtocol, endpoint: stri
   return async (req, res) => {
     const end = ctx.metrics.duration.startTimer({ protocol, endpoint });
     res.once('finish', () => {
-      end();
-      ctx.metrics.requests.inc({ protocol, endpoint, code: String(res.statusCode) });
+      const code = String(res.statusCode);
+      end({ code });
+      ctx.metrics.requests.inc({ protocol, endpoint, code });
     });
     const t = tracer();
     if (t) {

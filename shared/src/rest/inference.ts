@@ -164,8 +164,9 @@ async function serve(
   ctx.plane.begin();
   res.once('close', () => {
     ctx.plane.end();
-    end();
-    ctx.metrics.requests.inc({ protocol, endpoint, code: String(res.statusCode) });
+    const code = String(res.statusCode);
+    end({ code });
+    ctx.metrics.requests.inc({ protocol, endpoint, code });
   });
   if (ctx.plane.state === 'stopping') res.setHeader('connection', 'close');
   // Tracing and payload logging cost nothing unless they are on: one check each.
