@@ -15,6 +15,7 @@ import { runServer } from './run.js';
 import { loadDefinition, SERVERS } from './registry.js';
 import { parseDeployment } from './graph/deployment.js';
 import { deploymentDefinition } from './graph/definition.js';
+import { parseMode } from './logging/config.js';
 
 const USAGE = `usage:
   modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
@@ -37,6 +38,8 @@ serve options (each overrides the environment variable named):
   --host <addr>           MODELFLEET_HOST (0.0.0.0)
   --workers <n>           MODELFLEET_WORKERS / GUNICORN_WORKERS (one per core): Python processes or worker threads
   --max-body-size <size>  MODELFLEET_MAX_BODY_SIZE (100mb)
+  --log-url <url>         MODELFLEET_LOGGER_URL: payload logging to a CloudEvents sink, file:///path or - (stdout)
+  --log-mode <mode>       MODELFLEET_LOGGER_MODE: all | request | response (all)
 `;
 
 /** Flags every server command takes: ports, host, workers. */
@@ -74,6 +77,8 @@ async function serve(args: string[]): Promise<void> {
       param: { type: 'string', multiple: true },
       ...SERVER_FLAGS,
       'max-body-size': { type: 'string' },
+      'log-url': { type: 'string' },
+      'log-mode': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new ConfigError(`serve takes one implementation name\n${USAGE}`);
@@ -84,6 +89,8 @@ async function serve(args: string[]): Promise<void> {
   if (values['model-name']) s.modelName = values['model-name'];
   if (values['model-version']) s.modelVersion = values['model-version'];
   if (values['max-body-size']) s.maxBodyBytes = parseSize(values['max-body-size'], '--max-body-size');
+  if (values['log-url']) s.requestLogger.url = values['log-url'];
+  if (values['log-mode']) s.requestLogger.mode = parseMode(values['log-mode'], '--log-mode');
   if (values.method) s.parameters.push({ name: 'method', value: values.method });
   for (const p of values.param ?? []) {
     const eq = p.indexOf('=');

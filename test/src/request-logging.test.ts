@@ -124,10 +124,8 @@ describe('a sink that is down or hangs costs predictions nothing', () => {
 
   test('5xx answers are retried with backoff until the sink takes the event', async () => {
     const sink = await startEventSink((n) => (n < 2 ? 503 : 200));
-    const server = await serveCli(['SKLEARN_SERVER', '--model-uri', models.paths.iris, '--model-name', 'iris', '--workers', '1'], {
-      MODELFLEET_LOGGER_URL: sink.url,
-      MODELFLEET_LOGGER_MODE: 'request',
-    });
+    // The flags, this time, rather than MODELFLEET_LOGGER_URL / _MODE.
+    const server = await serveCli(['SKLEARN_SERVER', '--model-uri', models.paths.iris, '--model-name', 'iris', '--workers', '1', '--log-url', sink.url, '--log-mode', 'request']);
     try {
       await waitReady(server);
       const r = await postJson(`${server.url}/api/v1.0/predictions`, { data: { ndarray: [IRIS_ROWS[0]] } }, { 'seldon-puid': 'retry-1' });

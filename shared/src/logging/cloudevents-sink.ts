@@ -47,6 +47,11 @@ export class CloudEventsSink implements Sink {
   private readonly dropLog: RateLimitedLog;
   private readonly failLog: RateLimitedLog;
   private idle?: () => void;
+  /** A sink that cannot be reached is left alone until then (doubling up to 5 s): senders wait instead of
+   * hammering it, the queue fills, and further events are dropped at the cost of a counter increment. */
+  private downUntil = 0;
+  private downBackoffMs = 0;
+  private readonly sinkName: string;
 
   constructor(
     url: string,
@@ -59,10 +64,11 @@ export class CloudEventsSink implements Sink {
     this.agent = new Agent({ keepAlive: true, maxSockets: opts.workers });
     this.dropLog = new RateLimitedLog(log, 60_000);
     this.failLog = new RateLimitedLog(log, 60_000);
+    this.sinkName = this.url.origin + this.url.pathname;
   }
 
   get name(): string {
-    return this.url.origin + this.url.pathname;
+    return this.sinkName;
   }
 
   send(event: PayloadEvent, source: EventSource): void {
@@ -106,7 +112,7 @@ export class CloudEventsSink implements Sink {
   }
 
   private pump(): void {
-    while (this.active < this.opts.workers && this.queue.length) {
+    while (!this.closed && this.active < this.opts.workers && this.queue.length) {
       const item = this.queue.shift()!;
       if (this.overflow.length) this.queue.push(this.overflow.shift()!);
       this.active++;
@@ -123,19 +129,27 @@ export class CloudEventsSink implements Sink {
     let lastError = '';
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
       if (attempt > 0) await sleep(backoffMs(attempt));
+      const wait = this.downUntil - Date.now();
+      if (wait > 0) await sleep(wait);
+      if (this.closed) return;
       const outcome = await this.post(headers, event.body);
       if (outcome.ok) {
+        this.downBackoffMs = 0;
         this.metrics.sent.inc({ sink: this.name });
         return;
       }
       lastError = outcome.error;
+      if (outcome.unreachable) {
+        this.downBackoffMs = Math.min(Math.max(100, this.downBackoffMs * 2), 5000);
+        this.downUntil = Date.now() + this.downBackoffMs;
+      }
       if (!outcome.retry || this.closed) break;
     }
     this.metrics.failed.inc({ sink: this.name });
     this.failLog.warn((count) => `request logger: ${count} event(s) could not be delivered to ${this.name} in the last minute; last error: ${lastError}`, 1);
   }
 
-  private post(headers: Record<string, string | number>, body: string | Buffer): Promise<{ ok: boolean; retry: boolean; error: string }> {
+  private post(headers: Record<string, string | number>, body: string | Buffer): Promise<{ ok: boolean; retry: boolean; unreachable?: boolean; error: string }> {
     return new Promise((resolve) => {
       const mod = this.url.protocol === 'https:' ? https : http;
       const req = mod.request(this.url, { method: 'POST', agent: this.agent, headers, timeout: this.opts.requestTimeoutMs }, (res) => {
@@ -148,17 +162,19 @@ export class CloudEventsSink implements Sink {
         res.once('error', (err) => resolve({ ok: false, retry: true, error: err.message }));
       });
       req.once('timeout', () => req.destroy(new Error(`no answer in ${this.opts.requestTimeoutMs} ms`)));
-      req.once('error', (err) => resolve({ ok: false, retry: true, error: err.message }));
+      req.once('error', (err) => resolve({ ok: false, retry: true, unreachable: true, error: err.message }));
       req.end(body);
     });
   }
 
-  /** Waits (up to timeoutMs) for queued events to go out, then stops. */
+  /** Waits (up to timeoutMs) for queued events to go out, then stops; what is left is not sent. */
   async close(timeoutMs = 2000): Promise<void> {
     if (this.active || this.queue.length) {
       await Promise.race([new Promise<void>((r) => (this.idle = r)), sleep(timeoutMs)]);
     }
     this.closed = true;
+    this.queue.clear();
+    this.overflow.clear();
     if (this.sweep) clearInterval(this.sweep);
     this.agent.destroy();
   }

@@ -13,6 +13,11 @@ export class Deque<T> {
     this.items.push(item);
   }
 
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+
   peek(): T | undefined {
     return this.items[this.head];
   }
