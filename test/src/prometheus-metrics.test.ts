@@ -48,6 +48,7 @@ describe('a real Prometheus scraping a server and a graph', () => {
       MODELFLEET_LOGGER_URL: `http://127.0.0.1:${deadPort}/`,
       MODELFLEET_LOGGER_QUEUE_SIZE: '2',
       MODELFLEET_LOGGER_WRITE_TIMEOUT_MS: '10',
+      MODELFLEET_LOGGER_RETRIES: '0', // so failures are counted at once, not after back-off
     });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-prom-graph-'));
     writeFileSync(path.join(dir, 'Meter.py'), METER);
@@ -180,6 +181,8 @@ spec:
     assert.equal(Number(reward.value[1]), sent.feedback * 0.5);
     const [dropped] = await prom.query('sum(modelfleet_logger_events_dropped_total{job="server"})');
     assert.ok(Number(dropped.value[1]) > 0, 'a dead sink with a queue of 2 drops events');
+    const [failed] = await prom.query('sum(modelfleet_logger_events_failed_total{job="server"})');
+    assert.ok(Number(failed.value[1]) > 0, 'events sent to the dead sink are counted as failed');
     // The graph's iris node logs to a JSON Lines file: one record per answered request/response pair.
     const [written] = await prom.query('sum(modelfleet_logger_events_sent_total{job="graph"})');
     assert.equal(Number(written.value[1]), sent.graphOk);
