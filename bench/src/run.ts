@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
@@ -23,7 +24,18 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefi
 const SECONDS = quick ? 2 : 10;
 const WARMUP = quick ? 1 : 3;
 /** Servers that exist to compare a setting (inline vs worker threads, one vs two processes), not to measure a server. */
-const ABLATIONS = new Set(['sklearn-native-no-inline', 'sklearn-native-2proc', 'onnx-mlp-inline', 'onnx-mlp-pool']);
+// The observability servers (obs-*) are compared with obs-plain, the same server without logging or tracing.
+const ABLATIONS = new Set([
+  'sklearn-native-no-inline',
+  'sklearn-native-2proc',
+  'onnx-mlp-inline',
+  'onnx-mlp-pool',
+  'obs-plain',
+  'obs-log-live',
+  'obs-log-dead',
+  'obs-trace-1.0',
+  'obs-trace-0.1',
+]);
 const CONNECTIONS = 16;
 const work = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-bench-'));
 
@@ -97,6 +109,9 @@ function grpcWorkloads(server: string): Workload[] {
 
 async function main(): Promise<void> {
   const models = await trainModels();
+  // Request logging and tracing go to a live sink process (or, for the dead case, a port nobody listens on).
+  const sink = await startProcess([path.join(ROOT, 'bench/dist/event-sink.js')]);
+  const deadPort = await closedPort();
   const predictions = '/api/v1.0/predictions';
   const sklearn = (name: string, engine: string, env?: Record<string, string>): ServerSpec => ({
     name,
@@ -115,6 +130,12 @@ async function main(): Promise<void> {
     sklearn('sklearn-native-2proc', 'native', { MODELFLEET_HTTP_PROCESSES: '2' }),
     { name: 'graph-1-node', args: [CLI, 'run', path.join(models.graphs, 'one.yaml')], probe: { path: predictions, body: seldon(1) } },
     { name: 'graph-4-routers', args: [CLI, 'run', path.join(models.graphs, 'chain4.yaml')], probe: { path: predictions, body: seldon(1) } },
+    sklearn('obs-plain', 'native'),
+    sklearn('obs-log-live', 'native', { MODELFLEET_LOGGER_URL: sink.url }),
+    sklearn('obs-log-dead', 'native', { MODELFLEET_LOGGER_URL: `http://127.0.0.1:${deadPort}/` }),
+    ...['1.0', '0.1'].map((ratio) =>
+      sklearn(`obs-trace-${ratio}`, 'native', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.url}/v1/traces`, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: ratio }),
+    ),
     {
       name: 'python-class-2w',
       args: [CLI, 'serve', 'Trivial', '--model-dir', models.trivial, '--workers', '2'],
@@ -201,6 +222,7 @@ async function main(): Promise<void> {
     { name: 'iris 1 row, Seldon REST', server: 'graph-1-node', path: predictions, body: seldon(1) },
     { name: 'iris 1 row, Seldon REST', server: 'graph-4-routers', path: predictions, body: seldon(1) },
     { name: 'trivial Python class (2 workers), 1 row, Seldon REST', server: 'python-class-2w', path: predictions, body: seldon(1) },
+    ...['obs-plain', 'obs-log-live', 'obs-log-dead', 'obs-trace-1.0', 'obs-trace-0.1'].map((server) => ({ name: 'iris 1 row, Seldon REST', server, path: predictions, body: seldon(1) })),
     { name: 'xgboost 200 trees, 1 row, Seldon REST', server: 'xgboost-native', path: predictions, body: JSON.stringify({ data: { ndarray: [new Array(20).fill(0.5)] } }) },
     { name: 'xgboost 200 trees, 10k rows x 20, V2 binary', server: 'xgboost-native', path: '/v2/models/xgb/infer', body: xgbRows.body, headers: xgbRows.headers },
     ...mlpWorkloads('onnx-mlp', true),
@@ -313,10 +335,20 @@ async function main(): Promise<void> {
   }
   const treeshap = !only || /treeshap|explain/i.test(only) ? await treeShapThroughput(mkdtempSync(path.join(work, 'treeshap-'))) : undefined;
   if (treeshap) process.stderr.write(`TreeShap ${treeshap.oursRowsPerSec.toFixed(0)} rows/s vs xgboost pred_contribs ${treeshap.xgboostRowsPerSec.toFixed(0)} rows/s (${treeshap.ratio.toFixed(2)}x)\n`);
+  await sink.stop();
   report(results, memory, cold, bridges, treeshap);
 }
 
 type Row = Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; grpcRatio?: number; sessionRun?: SessionRunShare };
+
+/** A loopback port with nothing listening: a sink that is down. */
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
 interface SessionRunShare {
   meanUs: number;

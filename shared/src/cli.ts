@@ -14,6 +14,7 @@ import { findPython } from './python/interpreter.js';
 import { runServer } from './run.js';
 import { loadDefinition, SERVERS } from './registry.js';
 import { EXPLAIN_USAGE } from './explain/usage.js';
+import { parseMode } from './logging/config.js';
 
 const USAGE = `usage:
   modelfleet serve <IMPLEMENTATION> [options]     serve a model (${Object.keys(SERVERS).join(', ')})
@@ -45,6 +46,8 @@ serve options (each overrides the environment variable named):
   --explainer <type>      MODELFLEET_EXPLAINER_TYPE: TreeShap | KernelShap | LinearShap | AnchorTabular
   --explainer-uri <uri>   MODELFLEET_EXPLAINER_URI: the explainer's background data (.npy / .csv)
   --explainer-config <j>  MODELFLEET_EXPLAINER_CONFIG: its settings as a JSON object
+  --log-url <url>         MODELFLEET_LOGGER_URL: payload logging to a CloudEvents sink, file:///path or - (stdout)
+  --log-mode <mode>       MODELFLEET_LOGGER_MODE: all | request | response (all)
 `;
 
 /** Flags every server command takes: ports, host, workers. */
@@ -85,6 +88,8 @@ async function serve(args: string[]): Promise<void> {
       explainer: { type: 'string' },
       'explainer-uri': { type: 'string' },
       'explainer-config': { type: 'string' },
+      'log-url': { type: 'string' },
+      'log-mode': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new ConfigError(`serve takes one implementation name\n${USAGE}`);
@@ -99,6 +104,8 @@ async function serve(args: string[]): Promise<void> {
   if (values['model-name']) s.modelName = values['model-name'];
   if (values['model-version']) s.modelVersion = values['model-version'];
   if (values['max-body-size']) s.maxBodyBytes = parseSize(values['max-body-size'], '--max-body-size');
+  if (values['log-url']) s.requestLogger.url = values['log-url'];
+  if (values['log-mode']) s.requestLogger.mode = parseMode(values['log-mode'], '--log-mode');
   if (values.method) s.parameters.push({ name: 'method', value: values.method });
   for (const p of values.param ?? []) {
     const eq = p.indexOf('=');

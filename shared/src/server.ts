@@ -17,6 +17,8 @@ import type { ServerContext } from './context.js';
 import { withInferenceRoutes } from './rest/inference.js';
 import { attachExplainer, explainerSettings, explainService } from './explain/config.js';
 import { withExplainRoutes, type ExplainService } from './explain/rest.js';
+import { RequestLogging } from './logging/index.js';
+import { startTracing, stopTracing } from './tracing/index.js';
 import type { ServerDefinition } from './server-definition.js';
 import { VERSION } from './version.js';
 import { MODEL_URI_PARAMETER } from './server-definition.js';
@@ -66,11 +68,17 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
 
   const metrics = new ServerMetrics(settings.identity);
   const plane = new DataPlane({ name: settings.modelName, version: settings.modelVersion }, log);
+  if (settings.tracing) await startTracing({ ...settings.tracing, serviceName: settings.tracing.serviceName || settings.modelName }, log);
+  const requestLogging = new RequestLogging(settings.requestLogger, metrics.registry, log, {
+    inferenceServiceName: settings.identity.deploymentName === 'NOT_IMPLEMENTED' ? '' : settings.identity.deploymentName,
+    endpoint: settings.identity.predictorName === 'NOT_IMPLEMENTED' ? '' : settings.identity.predictorName,
+  });
   let modelPath = '';
   const explainCfg = explainerSettings(process.env, settings.modelName);
   const explain = explainService(explainCfg);
   return serveModels({
     explain,
+    requestLogging,
     name: def.implementation,
     log,
     metrics,
@@ -96,6 +104,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
           log,
           metrics,
           unit: settings.unit,
+          requestLogging,
         });
         await runtime.load();
         // Before readiness: a ready server answers explain calls too.
@@ -139,6 +148,8 @@ export interface Serving {
   serverVersion?: string;
   /** The model's explainer routes (a single-model server; 501 when none is configured). */
   explain?: ExplainService;
+  /** Payload logging of the server's requests (a single-model server). */
+  requestLogging?: RequestLogging;
 }
 
 /**
@@ -155,6 +166,7 @@ export async function serveModels(serving: Serving): Promise<RunningServer> {
     serverName: serving.serverName ?? 'modelfleet',
     serverVersion: serving.serverVersion ?? VERSION,
     seldonMetadata: serving.seldonMetadata,
+    requestLog: serving.requestLogging?.server,
   };
   const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes, routes: serving.routes });
   const inference = withInferenceRoutes(ctx, settings.maxBodyBytes, app);
@@ -176,6 +188,7 @@ export async function serveModels(serving: Serving): Promise<RunningServer> {
     }
   }
   const httpPort = await listen(httpServer, settings.httpPort, settings.host);
+  serving.requestLogging?.setPort(httpPort);
   let metricsPort = options.clusterWorker?.metricsPort ?? 0;
   try {
     if (metricsServer) metricsPort = await listen(metricsServer, settings.metricsPort, settings.host);
@@ -212,6 +225,8 @@ export async function serveModels(serving: Serving): Promise<RunningServer> {
       await grpcClosed;
       httpServer.closeAllConnections();
       await closed;
+      await serving.requestLogging?.close(); // queued payload events go out before exit
+      await stopTracing();
       if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       log.info('stopped');
     })());

@@ -17,6 +17,8 @@ import { V2_EXTENSIONS } from '../rest/v2.js';
 import { repositoryRpcs } from '../repository/grpc.js';
 import { grpcError, toGrpcError } from './status.js';
 import { PROTO_OPTIONS } from './protos.js';
+import { skipRequested, SKIP_HEADER, withoutLogging } from '../logging/index.js';
+import { tracer } from '../tracing/index.js';
 
 // The health service's own .proto, so reflection describes it too.
 const HEALTH_PROTO = path.join(path.dirname(createRequire(import.meta.url).resolve('grpc-health-check/package.json')), 'proto/health/v1/health.proto');
@@ -62,17 +64,23 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
 
   const unary =
     (protocol: string, method: string, fn: (request: Obj) => Obj | Promise<Obj>): grpc.handleUnaryCall<Obj, Obj> => {
-      // The method's metric series, resolved once rather than hashing a label object per call.
-      const duration = ctx.metrics.duration.labels({ protocol, endpoint: method });
+      // The method's OK series, resolved once rather than hashing a label object per call.
+      const okDuration = ctx.metrics.duration.labels({ protocol, endpoint: method, code: 'OK' });
       const ok = ctx.metrics.requests.labels({ protocol, endpoint: method, code: 'OK' });
       return (call, callback) => {
-        const end = duration.startTimer();
+        const started = performance.now();
         ctx.plane.begin();
         const done = (err: ReturnType<typeof toGrpcError> | null, value?: Obj) => {
           ctx.plane.end();
-          end();
-          if (err) ctx.metrics.requests.inc({ protocol, endpoint: method, code: grpc.status[err.code] });
-          else ok.inc();
+          const seconds = (performance.now() - started) / 1000;
+          if (err) {
+            const code = grpc.status[err.code];
+            ctx.metrics.duration.observe({ protocol, endpoint: method, code }, seconds);
+            ctx.metrics.requests.inc({ protocol, endpoint: method, code });
+          } else {
+            okDuration.observe(seconds);
+            ok.inc();
+          }
           if (err && err.code === grpc.status.INTERNAL) ctx.log.error(`${protocol} ${method} failed: ${err.details}`);
           callback(err, value);
         };
@@ -81,9 +89,23 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
           done(grpcError(grpc.status.INVALID_ARGUMENT, `malformed ${method} request: ${malformed}`));
           return;
         }
+        const skip = skipRequested(call.metadata.get(SKIP_HEADER).map(String));
+        const invoke = () => (skip ? withoutLogging(() => fn(call.request)) : fn(call.request));
+        const t = tracer();
+        if (t) {
+          t.server(`${protocol} ${method}`, call.metadata.getMap(), { 'rpc.system': 'grpc', 'rpc.method': method, 'modelfleet.protocol': protocol, 'modelfleet.model': ctx.plane.model.name }, async (span) => {
+            try {
+              return await invoke();
+            } catch (err) {
+              span.setAttribute('rpc.grpc.status_code', toGrpcError(err).code);
+              throw err;
+            }
+          }).then((value) => done(null, value), (err) => done(toGrpcError(err)));
+          return;
+        }
         let result: Obj | Promise<Obj>;
         try {
-          result = fn(call.request);
+          result = invoke();
         } catch (err) {
           done(toGrpcError(err));
           return;
