@@ -34,7 +34,7 @@ export class IsolationForestScorer {
   readonly denominator: number;
   readonly offset: number;
 
-  constructor(exported: IForestExport) {
+  constructor(readonly exported: IForestExport) {
     if (!exported || exported.format !== IFOREST_EXPORT_FORMAT) throw new Error(`not a ${IFOREST_EXPORT_FORMAT} export`);
     this.nFeatures = exported.n_features;
     this.denominator = exported.denominator;

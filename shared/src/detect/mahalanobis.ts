@@ -12,7 +12,6 @@ import type { Matrix } from './matrix.js';
 const EPSILON = 1e-8;
 
 export interface MahalanobisParams {
-  threshold: number | null;
   nComponents: number;
   stdClip: number;
   startClip: number;
