@@ -11,7 +11,21 @@ import { decodeV2Request } from '../codecs/v2.js';
 import { asFloat64, type Tensor } from '../tensor.js';
 import type { Matrix } from './matrix.js';
 
-export function instancesOf(body: Buffer, protocolHint?: string): Matrix {
+type Form = 'seldon' | 'tensorflow' | 'v2';
+
+function formOf(name: string): Form | undefined {
+  const n = name.toLowerCase();
+  if (n.startsWith('seldon')) return 'seldon';
+  if (n.startsWith('tensorflow')) return 'tensorflow';
+  if (n === 'v2' || n.startsWith('kfserving') || n.startsWith('kserve')) return 'v2';
+  return undefined;
+}
+
+/**
+ * `eventProtocol`: the logger's `protocol` extension (seldon | tensorflow | v2), which wins; otherwise the body's
+ * keys decide, and `serverProtocol` (--protocol) only when they do not.
+ */
+export function instancesOf(body: Buffer, eventProtocol?: string, serverProtocol = 'tensorflow.http'): Matrix {
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));
@@ -20,13 +34,14 @@ export function instancesOf(body: Buffer, protocolHint?: string): Matrix {
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw badInput('the body must be a JSON object');
   const o = json as Record<string, unknown>;
-  const hint = (protocolHint ?? '').toLowerCase();
+  const isV2Inputs = Array.isArray(o.inputs) && o.inputs.every((i) => i && typeof i === 'object' && !Array.isArray(i) && 'datatype' in i);
+  const byBody: Form | undefined =
+    ['data', 'jsonData', 'strData', 'binData'].some((k) => k in o) ? 'seldon' : o.instances !== undefined ? 'tensorflow' : isV2Inputs ? 'v2' : o.inputs !== undefined ? 'tensorflow' : undefined;
+  const form = (eventProtocol && formOf(eventProtocol)) || byBody || formOf(serverProtocol) || 'seldon';
   let tensor: Tensor | undefined;
-  if (hint === 'v2' || hint.startsWith('kfserving') || (!hint.startsWith('seldon') && Array.isArray(o.inputs) && o.instances === undefined)) {
-    tensor = decodeV2Request(body).inputs[0];
-  } else if (o.instances !== undefined || (hint.startsWith('tensorflow') && o.inputs !== undefined)) {
-    tensor = decodeV1Request(o).inputs[0];
-  } else {
+  if (form === 'v2') tensor = decodeV2Request(body).inputs[0];
+  else if (form === 'tensorflow') tensor = decodeV1Request(o).inputs[0];
+  else {
     const m = decodeSeldonMessage(o);
     if (!m.tensor) throw badInput(`a ${m.form} payload has no numeric instances to score`);
     tensor = m.tensor;

@@ -81,10 +81,10 @@ export async function startDetectorServer(detector: Detector, o: DetectorServerO
         return { status: 200 };
       }
     }
-    const protocolHint = event && typeof (event as unknown as Record<string, unknown>).protocol === 'string' ? String((event as unknown as Record<string, unknown>).protocol) : o.protocol;
+    const ceProtocol = (event as unknown as Record<string, unknown> | undefined)?.protocol;
     let x: Matrix;
     try {
-      x = instancesOf(payload, protocolHint);
+      x = instancesOf(payload, typeof ceProtocol === 'string' ? ceProtocol : undefined, o.protocol);
     } catch (err) {
       throw new HttpError(400, (err as Error).message);
     }
