@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
 import { h2load } from './h2load.js';
 import { wrk, type LoadResult } from './wrk.js';
+import { benchDetectors } from './detectors.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(ROOT, 'shared/dist/cli.js');
@@ -145,6 +146,9 @@ function grpcWorkloads(server: string): Workload[] {
 }
 
 async function main(): Promise<void> {
+  const detectorOnly = only !== undefined && 'detectors'.startsWith(only);
+  const detectorLines = !only || detectorOnly ? await benchDetectors(quick) : [];
+  if (detectorOnly) return report([], {}, detectorLines);
   const models = await trainModels();
   const predictions = '/api/v1.0/predictions';
   const sklearn = (name: string, engine: string, env?: Record<string, string>): ServerSpec => ({
@@ -275,7 +279,7 @@ async function main(): Promise<void> {
       await proc.stop();
     }
   }
-  report(results, memory);
+  report(results, memory, detectorLines);
 }
 
 interface SessionRunShare {
@@ -287,6 +291,7 @@ interface SessionRunShare {
 function report(
   results: Array<Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; sessionRun?: SessionRunShare }>,
   memory: Record<string, { coldStartMs: number; idleMiB: number; afterLoadMiB: number }>,
+  detectorLines: string[] = [],
 ): void {
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   const lines = [
@@ -310,6 +315,7 @@ function report(
     '| server | cold start to first 200 | idle PSS | PSS after load |',
     '|---|---:|---:|---:|',
     ...Object.entries(memory).map(([k, m]) => `| ${k} | ${(m.coldStartMs / 1000).toFixed(2)} s | ${m.idleMiB.toFixed(0)} MiB | ${m.afterLoadMiB.toFixed(0)} MiB |`),
+    ...(detectorLines.length ? ['', ...detectorLines] : []),
   ];
   const md = lines.join('\n') + '\n';
   process.stdout.write(`\n${md}`);

@@ -86,7 +86,7 @@ export class Mahalanobis {
       return out;
     };
     const px = proj(X, B), pxc = Xc === X ? px : proj(Xc, B), pm = proj(offset, B);
-    let projCov = new Float64Array(nc * nc);
+    const projCov = new Float64Array(nc * nc);
     if (st.cov) {
       const C = st.cov;
       for (let a = 0; a < nc; a++) for (let b = 0; b < nc; b++) {
@@ -99,55 +99,50 @@ export class Mahalanobis {
         projCov[a * nc + b] = s;
       }
     }
-    // Per-row rank-one terms in PC space and the row-by-row inverse covariance.
-    const outer = (k: number): Float64Array => {
-      const o = new Float64Array(nc * nc), c = 1 / (n + k + 1);
-      for (let a = 0; a < nc; a++) for (let b = 0; b < nc; b++) o[a * nc + b] = c * ((pxc[k * nc + a] - pm[k * nc + a]) * (pxc[k * nc + b] - pm[k * nc + b]));
-      return o;
-    };
+    // Per-row rank-one terms in PC space and the row-by-row inverse covariance. Buffers are reused across rows
+    // (the loop runs once per instance): b/prevB and rowInv/prevInv swap, c/BC/CBC are scratch.
+    const kk = nc * nc;
+    let b = new Float64Array(kk), prevB = new Float64Array(kk);
+    let rowInv = new Float64Array(kk), prevInv = new Float64Array(kk);
+    const c = new Float64Array(kk), BC = new Float64Array(kk), CBC = new Float64Array(kk), dv = new Float64Array(nc);
     const scores = new Float64Array(B);
-    let cInv: Float64Array | null = null;
-    let prevInv: Float64Array | null = null;
-    let prevB: Float64Array | null = null;
+    let haveInv = false;
     for (let i = 0; i < B; i++) {
-      const b = outer(i);
-      let rowInv: Float64Array | null = null;
-      if (cInv === null) {
+      const bc = 1 / (n + i + 1);
+      for (let a = 0; a < nc; a++) dv[a] = pxc[i * nc + a] - pm[i * nc + a];
+      for (let a = 0; a < nc; a++) for (let q = 0; q < nc; q++) b[a * nc + q] = bc * (dv[a] * dv[q]);
+      let scored = false;
+      if (!haveInv) {
         const di = detInverse(projCov, nc);
         if (Math.abs(di.det) > EPSILON && di.inv) {
-          cInv = di.inv;
-          rowInv = cInv;
+          rowInv.set(di.inv);
+          haveInv = scored = true;
         } else if (n + i !== 0) {
           const f = (n + i - 1) / (n + i);
-          const next = new Float64Array(nc * nc);
-          for (let q = 0; q < nc * nc; q++) next[q] = f * projCov[q] + b[q];
-          projCov = next;
+          for (let q = 0; q < kk; q++) projCov[q] = f * projCov[q] + b[q];
         }
       } else {
         const f = (n + i - 1) / (n + i - 2);
-        const c = new Float64Array(nc * nc);
-        for (let q = 0; q < nc * nc; q++) c[q] = f * prevInv![q];
+        for (let q = 0; q < kk; q++) c[q] = f * prevInv[q];
         // Sherman–Morrison with the previous row's term: c - c·B·c / (1 + tr(B·c)).
-        const BC = mul(prevB!, c, nc);
+        mulInto(prevB, c, BC, nc);
         let tr = 0;
         for (let q = 0; q < nc; q++) tr += BC[q * nc + q];
-        const CBC = mul(c, BC, nc);
-        rowInv = new Float64Array(nc * nc);
-        for (let q = 0; q < nc * nc; q++) rowInv[q] = c[q] - (1 / (1 + tr)) * CBC[q];
-        cInv = c;
+        mulInto(c, BC, CBC, nc);
+        for (let q = 0; q < kk; q++) rowInv[q] = c[q] - (1 / (1 + tr)) * CBC[q];
+        scored = true;
       }
-      if (rowInv) {
+      if (scored) {
         let s = 0;
         for (let a = 0; a < nc; a++) {
           let t = 0;
-          for (let bb = 0; bb < nc; bb++) t += rowInv[a * nc + bb] * (px[i * nc + bb] - pm[i * nc + bb]);
+          for (let q = 0; q < nc; q++) t += rowInv[a * nc + q] * (px[i * nc + q] - pm[i * nc + q]);
           s += (px[i * nc + a] - pm[i * nc + a]) * t;
         }
         scores[i] = s;
-      }
-      // A row without an inverse keeps alibi-detect's zero matrix, which is what the next row would scale.
-      prevInv = rowInv ?? new Float64Array(nc * nc);
-      prevB = b;
+      } else rowInv.fill(0); // a row without an inverse keeps alibi-detect's zero matrix
+      [prevInv, rowInv] = [rowInv, prevInv];
+      [prevB, b] = [b, prevB];
     }
     // Fold the batch in.
     const lastMean = newMeans.slice((B - 1) * d, B * d);
@@ -167,11 +162,10 @@ export class Mahalanobis {
   }
 }
 
-function mul(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const o = new Float64Array(n * n);
+function mulInto(a: Float64Array, b: Float64Array, o: Float64Array, n: number): void {
+  o.fill(0);
   for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) {
     const v = a[i * n + k];
     for (let j = 0; j < n; j++) o[i * n + j] += v * b[k * n + j];
   }
-  return o;
 }
