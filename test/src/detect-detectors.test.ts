@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fitDetector } from '@modelfleet/shared/detect/fit';
 import { Mahalanobis } from '@modelfleet/shared/detect/mahalanobis';
 import { decodeArray, type EncodedArray, type Matrix } from '@modelfleet/shared/detect/matrix';
@@ -14,13 +15,14 @@ import { loadDetectorFile, saveDetector, type Detector } from '@modelfleet/share
 import { predictDrift, predictOutlier } from '@modelfleet/shared/detect/predict';
 import { pythonJson } from './helpers/python.js';
 
+const PY_DIR = fileURLToPath(new URL('../../shared/python', import.meta.url));
 const mat = (e: EncodedArray): Matrix => ({ data: decodeArray(e, 'x'), rows: e.shape[0], cols: e.shape[1] });
 
 test('IForest: native scores equal sklearn score_samples within 1e-9, alibi-detect score = -decision_function', { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'iforest-'));
   const r = await pythonJson<{ Xtr: EncodedArray; X: EncodedArray; ss: number[]; df: number[]; model: string; ss2: number[]; X2: EncodedArray; model2: string }>(String.raw`
 import sys, json, joblib, numpy as np
-sys.path.insert(0, '${path.resolve('../shared/python')}')
+sys.path.insert(0, '${PY_DIR}')
 from modelfleet_sklearn_export import _arr
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.ensemble import IsolationForest
@@ -112,7 +114,7 @@ test('Mahalanobis: scores and running state equal a numpy computation of the sam
   type Run = { params: { k: number; clip: number; start: number; max_n: number | null }; batches: EncodedArray[]; scores: (number | null)[][]; mean: number[]; C: number[]; n: number };
   const runs = await pythonJson<Run[]>(String.raw`
 import sys, json
-sys.path.insert(0, '${path.resolve('../shared/python')}')
+sys.path.insert(0, '${PY_DIR}')
 from modelfleet_sklearn_export import _arr
 ${MAHALANOBIS_PY}
 from sklearn.datasets import load_wine, load_breast_cancer
@@ -175,7 +177,7 @@ test('drift detectors: p-values, distances and batch/feature decisions as scipy 
     p: number[]; d: number[]; bon: [number, number]; fdr: [number, number | number[]]; feature: number[] };
   const cases = await pythonJson<Case[]>(String.raw`
 import sys, json
-sys.path.insert(0, '${path.resolve('../shared/python')}')
+sys.path.insert(0, '${PY_DIR}')
 import numpy as np
 from scipy.stats import ks_2samp, chi2_contingency
 from modelfleet_sklearn_export import _arr
