@@ -27,6 +27,8 @@ for m in "${modules[@]}"; do
 done
 if ! command -v wrk >/dev/null 2>&1; then missing_pkgs+=(wrk); fi
 if ! command -v h2load >/dev/null 2>&1; then missing_pkgs+=(nghttp2-client); fi
+# The metrics tests scrape real servers with a real Prometheus.
+if [ "${1:-}" = "--dev" ] && ! command -v prometheus >/dev/null 2>&1; then missing_pkgs+=(prometheus); fi
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${missing_pkgs[*]}"

@@ -1,6 +1,7 @@
 import type { DataPlane } from './dataplane.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics/registry.js';
+import type { PayloadLogger } from './logging/index.js';
 
 /** What every protocol server (REST, gRPC) is given: the model's data plane, metrics, log and identity. */
 export interface ServerContext {
@@ -13,4 +14,6 @@ export interface ServerContext {
   seldonMetadata(): Record<string, unknown> | Promise<Record<string, unknown>>;
   serverName: string;
   serverVersion: string;
+  /** Payload logging of inference requests (MODELFLEET_LOGGER_URL), when on. */
+  requestLog?: PayloadLogger;
 }

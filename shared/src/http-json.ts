@@ -12,12 +12,16 @@ export interface JsonAnswer {
  * GETs `url`, or POSTs `body` as JSON. A peer that cannot be reached (refused, reset, timed out) becomes the error
  * `unreachable` makes from the cause (ECONNREFUSED, TimeoutError...); any HTTP answer is returned as it is.
  */
-export async function fetchJson(url: string, opts: { body?: unknown; timeoutMs?: number }, unreachable: (cause: string) => Error): Promise<JsonAnswer> {
+export async function fetchJson(
+  url: string,
+  opts: { body?: unknown; timeoutMs?: number; headers?: Record<string, string> },
+  unreachable: (cause: string) => Error,
+): Promise<JsonAnswer> {
   let res: Response;
   try {
     res = await fetch(url, {
       method: opts.body === undefined ? 'GET' : 'POST',
-      headers: opts.body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: opts.body === undefined ? { ...opts.headers } : { 'content-type': 'application/json', ...opts.headers },
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       signal: opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined,
     });

@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics/registry.js';
 import type { ServerContext } from './context.js';
 import type { ModelRuntime } from './runtime.js';
+import type { RequestLogging } from './logging/index.js';
 
 export interface RuntimeContext {
   modelName: string;
@@ -19,6 +20,8 @@ export interface RuntimeContext {
   metrics: ServerMetrics;
   /** PREDICTIVE_UNIT_ID / PREDICTIVE_UNIT_IMAGE when set. */
   unit?: { id: string; image: string };
+  /** Payload logging (graph nodes' `logger`). */
+  requestLogging?: RequestLogging;
 }
 
 /** What a prepackaged server is: its Seldon implementation name, its parameters, and how it makes a runtime. */

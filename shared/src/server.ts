@@ -13,6 +13,8 @@ import { createGrpcServer, type GrpcServer } from './grpc/server.js';
 import { createRestApp } from './rest/app.js';
 import type { ServerContext } from './context.js';
 import { withInferenceRoutes } from './rest/inference.js';
+import { RequestLogging } from './logging/index.js';
+import { startTracing, stopTracing } from './tracing/index.js';
 import type { ServerDefinition } from './server-definition.js';
 import { MODEL_URI_PARAMETER } from './server-definition.js';
 
@@ -59,8 +61,13 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
   const modelUri = settings.modelUri ?? (def.anyParameters ? undefined : (params.model_uri as string | undefined)) ?? def.defaultModelUri;
   if (!modelUri && !def.modelOptional?.(params)) throw new ConfigError(`${def.implementation} needs a model: set MODEL_URI or the model_uri parameter`);
 
+  if (settings.tracing) await startTracing({ ...settings.tracing, serviceName: settings.tracing.serviceName || settings.modelName }, log);
   const metrics = new ServerMetrics(settings.identity);
   const plane = new DataPlane({ name: settings.modelName, version: settings.modelVersion }, log);
+  const requestLogging = new RequestLogging(settings.requestLogger, metrics.registry, log, {
+    inferenceServiceName: settings.identity.deploymentName === 'NOT_IMPLEMENTED' ? '' : settings.identity.deploymentName,
+    endpoint: settings.identity.predictorName === 'NOT_IMPLEMENTED' ? '' : settings.identity.predictorName,
+  });
   let modelPath = '';
   const ctx: ServerContext = {
     plane,
@@ -70,6 +77,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
     serverName: 'modelfleet',
     serverVersion: VERSION,
     seldonMetadata: () => seldonMetadata(plane, modelPath, settings.modelMetadata),
+    requestLog: requestLogging.server,
   };
   const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes, routes: def.routes?.bind(def) });
   const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
@@ -92,6 +100,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
         log,
         metrics,
         unit: settings.unit,
+        requestLogging,
       });
       await runtime.load();
       plane.setRuntime(runtime);
@@ -117,6 +126,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
     }
   }
   const httpPort = await listen(httpServer, settings.httpPort, settings.host);
+  requestLogging.setPort(httpPort);
   let metricsPort = options.clusterWorker?.metricsPort ?? 0;
   try {
     if (metricsServer) metricsPort = await listen(metricsServer, settings.metricsPort, settings.host);
@@ -152,6 +162,8 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
       await grpcClosed;
       httpServer.closeAllConnections();
       await closed;
+      await requestLogging.close(); // queued payload events go out before exit
+      await stopTracing();
       if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       log.info('stopped');
     })());

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { ConfigError, parseParameterList } from './parameters.js';
 import type { Identity } from '../metrics/registry.js';
+import { requestLoggerFromEnv, type RequestLoggerSettings } from '../logging/config.js';
+import { tracingFromEnv, type TracingSettings } from '../tracing/config.js';
 
 /** Everything a server needs to start, from the Seldon/MLServer env contract and then CLI flags. */
 export interface Settings {
@@ -33,6 +35,10 @@ export interface Settings {
   unit?: { id: string; image: string };
   /** MODEL_METADATA (YAML or JSON): wins over metadata.yaml and the model's own metadata. */
   modelMetadata?: string;
+  /** Payload logging: MODELFLEET_LOGGER_* and REQUEST_LOGGER_DEFAULT_ENDPOINT. */
+  requestLogger: RequestLoggerSettings;
+  /** OpenTelemetry tracing (OTEL_*, TRACING, JAEGER_*); undefined = off. serviceName '' = the model's name. */
+  tracing?: TracingSettings;
 }
 
 function int(env: NodeJS.ProcessEnv, names: string[], fallback: number): number {
@@ -119,5 +125,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     },
     unit: unitId ? { id: unitId, image } : undefined,
     modelMetadata: env.MODEL_METADATA,
+    requestLogger: requestLoggerFromEnv(env),
+    tracing: tracingFromEnv(env, ''),
   };
 }

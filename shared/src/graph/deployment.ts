@@ -39,6 +39,8 @@ export interface PredictiveUnit {
   parameters?: Array<{ name: string; value: unknown; type?: string }>;
   modelUri?: string;
   envSecretRefName?: string;
+  /** Payload logging of this node's input and output (Seldon's executor logger). */
+  logger?: { mode?: string; url?: string };
 }
 
 export interface Container {
@@ -178,6 +180,11 @@ function validate(sdep: SeldonDeployment): void {
       nodeNames.add(node.name);
       if (node.type && node.type !== 'UNKNOWN_TYPE' && !NODE_TYPES.includes(node.type as NodeType)) problems.push(`${at}: type must be one of ${NODE_TYPES.join(', ')}, got "${node.type}"`);
       for (const m of node.methods ?? []) if (!METHODS.includes(m as Method)) problems.push(`${at}: unknown method "${m}" (one of ${METHODS.join(', ')})`);
+      if (node.logger !== undefined) {
+        const l = node.logger as { mode?: unknown; url?: unknown } | null;
+        if (!l || typeof l !== 'object' || !['all', 'request', 'response'].includes(l.mode as string)) problems.push(`${at}: logger.mode must be all, request or response`);
+        else if (l.url !== undefined && typeof l.url !== 'string') problems.push(`${at}: logger.url must be a string`);
+      }
       for (const prm of node.parameters ?? []) {
         try {
           convertParameter(prm.name, prm.value, prm.type ?? 'STRING');

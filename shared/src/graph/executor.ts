@@ -7,9 +7,12 @@
  */
 import type { Histogram } from 'prom-client';
 import { splitImage } from '../config/settings.js';
-import { badInput, internal } from '../errors.js';
+import { asServingError, badInput, httpStatusOf, internal } from '../errors.js';
 import { routeOf, type SeldonComponent, type SeldonFeedback, type SeldonMessage } from '../seldon/component.js';
 import { nodeMethods, nodeType, type Method, type NodeType, type PredictiveUnit } from './deployment.js';
+import { stringify } from '../codecs/json-numbers.js';
+import type { PayloadLogger } from '../logging/index.js';
+import { tracer } from '../tracing/index.js';
 
 export interface GraphNode {
   name: string;
@@ -18,17 +21,24 @@ export interface GraphNode {
   methods: Set<Method>;
   component: SeldonComponent;
   children: GraphNode[];
+  /** The node's `logger`, when it has one. */
+  log?: PayloadLogger;
 }
 
-export function buildNode(unit: PredictiveUnit, components: Map<string, { component: SeldonComponent; image: string }>): GraphNode {
+export function buildNode(
+  unit: PredictiveUnit,
+  components: Map<string, { component: SeldonComponent; image: string }>,
+  loggerOf: (unit: PredictiveUnit) => PayloadLogger | undefined = () => undefined,
+): GraphNode {
   const c = components.get(unit.name)!;
   return {
+    log: loggerOf(unit),
     name: unit.name,
     image: c.image,
     type: nodeType(unit),
     methods: nodeMethods(unit),
     component: c.component,
-    children: (unit.children ?? []).map((child) => buildNode(child, components)),
+    children: (unit.children ?? []).map((child) => buildNode(child, components, loggerOf)),
   };
 }
 
@@ -54,9 +64,12 @@ export class GraphExecutor {
   private async timed<T>(node: GraphNode, service: string, fn: () => Promise<T>): Promise<T> {
     const end = this.clientSeconds.startTimer({ ...this.nodeLabels.get(node), service });
     try {
-      return await fn();
-    } finally {
-      end();
+      const out = await fn();
+      end({ code: '200' });
+      return out;
+    } catch (err) {
+      end({ code: String(httpStatusOf(asServingError(err))) });
+      throw err;
     }
   }
 
@@ -69,6 +82,28 @@ export class GraphExecutor {
   }
 
   private async node(node: GraphNode, input: SeldonMessage, routing: Record<string, number>): Promise<SeldonMessage> {
+    const t = tracer();
+    if (t) {
+      const attributes = { 'seldon.node': node.name, 'seldon.node.type': node.type, 'seldon.node.image': node.image, 'seldon.puid': String((input.meta as Meta | undefined)?.puid ?? '') };
+      return t.internal(`node ${node.name}`, attributes, () => this.nodeBody(node, input, routing));
+    }
+    return this.nodeBody(node, input, routing);
+  }
+
+  private nodeBody(node: GraphNode, input: SeldonMessage, routing: Record<string, number>): Promise<SeldonMessage> {
+    return node.log ? this.logged(node, node.log, input, routing) : this.unlogged(node, input, routing);
+  }
+
+  /** Seldon's executor logs each logged node's input and output, paired by the request's puid. */
+  private async logged(node: GraphNode, log: PayloadLogger, input: SeldonMessage, routing: Record<string, number>): Promise<SeldonMessage> {
+    const puid = String((input.meta as Meta | undefined)?.puid ?? '');
+    if (log.takes('request')) log.log('request', puid, node.name, 'seldon', 'application/json', stringify(input));
+    const out = await this.unlogged(node, input, routing);
+    if (log.takes('response')) log.log('response', puid, node.name, 'seldon', 'application/json', stringify(out));
+    return out;
+  }
+
+  private async unlogged(node: GraphNode, input: SeldonMessage, routing: Record<string, number>): Promise<SeldonMessage> {
     let message = input;
     // A MODEL predicts (and, with children, feeds them); a TRANSFORMER or a node listing TRANSFORM_INPUT transforms.
     if (node.type === 'MODEL') message = await this.timed(node, '/predict', () => node.component.predict(message));
@@ -102,6 +137,10 @@ export class GraphExecutor {
   }
 
   private async feedbackNode(node: GraphNode, feedback: SeldonFeedback): Promise<SeldonMessage | undefined> {
+    if (node.log?.takes('feedback')) {
+      const puid = String(((feedback.response?.meta ?? feedback.request?.meta ?? {}) as Meta).puid ?? '');
+      node.log.log('feedback', puid, node.name, 'seldon', 'application/json', stringify(feedback));
+    }
     const own = node.methods.has('SEND_FEEDBACK') ? await this.timed(node, '/send-feedback', () => node.component.sendFeedback(feedback)) : undefined;
     const routed = ((feedback.response?.meta ?? {}) as Meta).routing?.[node.name];
     const targets = routed === undefined || routed === -1 ? node.children : routed >= 0 && routed < node.children.length ? [node.children[routed]] : [];

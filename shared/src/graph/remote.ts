@@ -11,6 +11,7 @@ import { PROTO_OPTIONS } from '../grpc/protos.js';
 import { statusError, unavailable } from '../errors.js';
 import { fetchJson } from '../http-json.js';
 import type { SeldonComponent, SeldonFeedback, SeldonMessage } from '../seldon/component.js';
+import { tracer } from '../tracing/index.js';
 
 type Obj = Record<string, any>;
 
@@ -26,8 +27,20 @@ export class RestNode implements SeldonComponent {
     this.base = `http://${host}:${port}`;
   }
 
-  private async call(path: string, body?: unknown): Promise<SeldonMessage> {
-    const res = await fetchJson(this.base + path, { body, timeoutMs: this.timeoutMs }, (cause) =>
+  private call(path: string, body?: unknown): Promise<SeldonMessage> {
+    const t = tracer();
+    if (!t) return this.post(path, body);
+    // Seldon's executor names client spans by the called path.
+    const attributes = { 'seldon.node': this.name, 'http.request.method': 'POST', 'url.full': this.base + path };
+    return t.client(path, attributes, (inject) => {
+      const headers: Record<string, string> = {};
+      inject(headers);
+      return this.post(path, body, headers);
+    });
+  }
+
+  private async post(path: string, body?: unknown, headers?: Record<string, string>): Promise<SeldonMessage> {
+    const res = await fetchJson(this.base + path, { body, timeoutMs: this.timeoutMs, headers }, (cause) =>
       unavailable(`graph node "${this.name}" at ${this.base}${path} is unreachable: ${cause}`),
     );
     const { json, text } = res;
@@ -100,9 +113,22 @@ export class GrpcNode implements SeldonComponent {
   }
 
   private call(service: string, method: string, request: Obj): Promise<Obj> {
+    const t = tracer();
+    if (!t) return this.invoke(service, method, request, new grpc.Metadata());
+    const attributes = { 'seldon.node': this.name, 'rpc.system': 'grpc', 'rpc.service': `seldon.protos.${service}`, 'rpc.method': method };
+    return t.client(`/seldon.protos.${service}/${method}`, attributes, (inject) => {
+      const headers: Record<string, string> = {};
+      inject(headers);
+      const metadata = new grpc.Metadata();
+      for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+      return this.invoke(service, method, request, metadata);
+    });
+  }
+
+  private invoke(service: string, method: string, request: Obj, metadata: grpc.Metadata): Promise<Obj> {
     return new Promise((resolve, reject) => {
       const options = this.timeoutMs ? { deadline: Date.now() + this.timeoutMs } : {};
-      this.client(service)[method](request, new grpc.Metadata(), options, (err: grpc.ServiceError | null, res: Obj) => {
+      this.client(service)[method](request, metadata, options, (err: grpc.ServiceError | null, res: Obj) => {
         if (!err) return resolve(res);
         if (err.code === grpc.status.UNAVAILABLE) reject(unavailable(`graph node "${this.name}" at ${this.target} is unreachable: ${err.details}`));
         else reject(statusError(HTTP_OF[err.code] ?? 500, err.details || `graph node "${this.name}": ${grpc.status[err.code]}`));

@@ -12,7 +12,7 @@ import { resolveParameters } from '../config/parameters.js';
 import { decodeSeldonMessage, emptyData, type SeldonMeta } from '../codecs/seldon-json.js';
 import { jsonValues, nest } from '../codecs/ndarray.js';
 import { DataPlane } from '../dataplane.js';
-import { badInput, internal, ServingError } from '../errors.js';
+import { asServingError, badInput, httpStatusOf, internal, ServingError } from '../errors.js';
 import { PrepackagedComponent } from '../handlers/seldon.js';
 import { loadDefinition } from '../registry.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime } from '../runtime.js';
@@ -23,6 +23,8 @@ import { createBuiltin } from './builtins.js';
 import { nodeKind, nodeParameters, type PredictiveUnit, type Predictor, type SeldonDeployment } from './deployment.js';
 import { buildNode, GraphExecutor } from './executor.js';
 import { GrpcNode, RestNode } from './remote.js';
+import type { LogMode } from '../logging/events.js';
+import { tracer } from '../tracing/index.js';
 
 interface LivePredictor {
   spec: Predictor;
@@ -60,7 +62,7 @@ export class DeploymentRuntime implements ModelRuntime {
     const clientSeconds = new Histogram({
       name: 'seldon_api_executor_client_requests_seconds',
       help: 'Calls from the graph executor to each node.',
-      labelNames: ['deployment_name', 'predictor_name', 'predictor_version', 'model_name', 'model_image', 'model_version', 'service'],
+      labelNames: ['deployment_name', 'predictor_name', 'predictor_version', 'model_name', 'model_image', 'model_version', 'service', 'code'],
       buckets,
       registers,
     });
@@ -69,7 +71,10 @@ export class DeploymentRuntime implements ModelRuntime {
         const components = new Map<string, { component: SeldonComponent; image: string }>();
         await this.build(spec, spec.graph, components);
         const labels = { deployment_name: this.sdep.metadata.name, predictor_name: spec.name, predictor_version: spec.labels?.version ?? spec.annotations?.version ?? '' };
-        const live = { spec, executor: new GraphExecutor(buildNode(spec.graph, components), clientSeconds, labels) };
+        const identity = { inferenceServiceName: this.sdep.metadata.name, endpoint: spec.name, namespace: this.sdep.metadata.namespace };
+        const loggerOf = (unit: PredictiveUnit) =>
+          unit.logger && ctx.requestLogging ? ctx.requestLogging.logger(unit.logger.url, unit.logger.mode as LogMode, identity) : undefined;
+        const live = { spec, executor: new GraphExecutor(buildNode(spec.graph, components, loggerOf), clientSeconds, labels) };
         if (spec.shadow) this.shadow = live;
         else this.predictors.push(live);
       }
@@ -170,6 +175,7 @@ export class DeploymentRuntime implements ModelRuntime {
     const request = { ...message, meta };
     const predictor = this.pick();
     this.remember(meta.puid, predictor);
+    tracer()?.annotate({ 'seldon.puid': meta.puid, 'seldon.predictor': predictor.spec.name });
     if (this.shadow) {
       const shadow = this.shadow;
       shadow.executor.predict(request).catch((err: Error) => this.ctx.log.warn(`shadow ${shadow.spec.name} failed: ${err.message}`));
@@ -201,7 +207,7 @@ export class DeploymentRuntime implements ModelRuntime {
       end({ code: '200' });
       return out;
     } catch (err) {
-      end({ code: String(err instanceof ServingError ? (err.status ?? 500) : 500) });
+      end({ code: String(httpStatusOf(asServingError(err))) });
       throw err;
     }
   }

@@ -17,6 +17,8 @@ import type { ServerContext } from '../context.js';
 import { V2_EXTENSIONS } from '../rest/v2.js';
 import { grpcError, toGrpcError } from './status.js';
 import { PROTO_OPTIONS } from './protos.js';
+import { skipRequested, SKIP_HEADER, withoutLogging } from '../logging/index.js';
+import { tracer } from '../tracing/index.js';
 
 // The health service's own .proto, so reflection describes it too.
 const HEALTH_PROTO = path.join(path.dirname(createRequire(import.meta.url).resolve('grpc-health-check/package.json')), 'proto/health/v1/health.proto');
@@ -67,8 +69,9 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
       ctx.plane.begin();
       const done = (err: ReturnType<typeof toGrpcError> | null, value?: Obj) => {
         ctx.plane.end();
-        end();
-        ctx.metrics.requests.inc({ protocol, endpoint: method, code: err ? grpc.status[err.code] : 'OK' });
+        const code = err ? grpc.status[err.code] : 'OK';
+        end({ code });
+        ctx.metrics.requests.inc({ protocol, endpoint: method, code });
         if (err && err.code === grpc.status.INTERNAL) ctx.log.error(`${protocol} ${method} failed: ${err.details}`);
         callback(err, value);
       };
@@ -77,12 +80,23 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
         done(grpcError(grpc.status.INVALID_ARGUMENT, `malformed ${method} request: ${malformed}`));
         return;
       }
-      Promise.resolve()
-        .then(() => fn(call.request))
-        .then(
-          (value) => done(null, value),
-          (err) => done(toGrpcError(err)),
-        );
+      const skip = skipRequested(call.metadata.get(SKIP_HEADER).map(String));
+      const invoke = () => (skip ? withoutLogging(() => fn(call.request)) : fn(call.request));
+      const t = tracer();
+      const work = t
+        ? t.server(`${protocol} ${method}`, call.metadata.getMap(), { 'rpc.system': 'grpc', 'rpc.method': method, 'modelfleet.protocol': protocol, 'modelfleet.model': ctx.plane.model.name }, async (span) => {
+            try {
+              return await invoke();
+            } catch (err) {
+              span.setAttribute('rpc.grpc.status_code', toGrpcError(err).code);
+              throw err;
+            }
+          })
+        : Promise.resolve().then(invoke);
+      work.then(
+        (value) => done(null, value),
+        (err) => done(toGrpcError(err)),
+      );
     };
 
   // Seldon: one implementation serves every service that has the method.

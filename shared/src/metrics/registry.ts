@@ -15,7 +15,7 @@ export interface Identity {
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'protocol' | 'endpoint' | 'code'>;
-  readonly duration: Histogram<'protocol' | 'endpoint'>;
+  readonly duration: Histogram<'protocol' | 'endpoint' | 'code'>;
   readonly feedback: Counter;
   readonly feedbackReward: Counter;
   /** Metrics a user's model class reports (Python language wrapper). */
@@ -40,8 +40,8 @@ export class ServerMetrics {
     });
     this.duration = new Histogram({
       name: 'modelfleet_request_duration_seconds',
-      help: 'Time from request received to response sent.',
-      labelNames: ['protocol', 'endpoint'],
+      help: 'Time from request received to response sent, by protocol, endpoint and status code.',
+      labelNames: ['protocol', 'endpoint', 'code'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });

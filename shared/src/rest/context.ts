@@ -2,6 +2,8 @@ import type { Request, Response } from 'express';
 import type { Logger } from '../logger.js';
 import type { ServerContext } from '../context.js';
 import { asServingError, badInput, httpStatusOf } from '../errors.js';
+import { skipRequested, SKIP_HEADER, withoutLogging } from '../logging/index.js';
+import { SPAN_ERROR, tracer } from '../tracing/index.js';
 
 export type RestProtocol = 'seldon' | 'v2' | 'kserve-v1';
 
@@ -44,15 +46,28 @@ export function route(ctx: ServerContext, protocol: RestProtocol, endpoint: stri
   return async (req, res) => {
     const end = ctx.metrics.duration.startTimer({ protocol, endpoint });
     res.once('finish', () => {
-      end();
-      ctx.metrics.requests.inc({ protocol, endpoint, code: String(res.statusCode) });
+      const code = String(res.statusCode);
+      end({ code });
+      ctx.metrics.requests.inc({ protocol, endpoint, code });
     });
+    const t = tracer();
+    if (t) {
+      const attributes = { 'modelfleet.protocol': protocol, 'modelfleet.endpoint': endpoint, 'modelfleet.model': ctx.plane.model.name, 'http.request.method': req.method };
+      await t.server(`${protocol} ${endpoint}`, req.headers, attributes, async (span) => {
+        await handle(req, res);
+        span.setAttribute('http.response.status_code', res.statusCode);
+        if (res.statusCode >= 500) span.setStatus({ code: SPAN_ERROR });
+      });
+    } else await handle(req, res);
+  };
+  async function handle(req: Request, res: Response): Promise<void> {
     try {
-      await handler(req, res);
+      if (skipRequested(req.headers[SKIP_HEADER])) await withoutLogging(() => handler(req, res));
+      else await handler(req, res);
     } catch (err) {
       sendError(res, protocol, err, ctx.log);
     }
-  };
+  }
 }
 
 export function protocolOfPath(path: string): RestProtocol {

@@ -13,6 +13,9 @@ import { seldonPredict } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
 import type { RestProtocol } from './context.js';
 import { errorBody, parseJson } from './context.js';
+import { randomUUID } from 'node:crypto';
+import { skipRequested, SKIP_HEADER, withoutLogging, type PayloadLogger } from '../logging/index.js';
+import { SPAN_ERROR, tracer } from '../tracing/index.js';
 
 export interface Reply {
   status: number;
@@ -161,14 +164,57 @@ async function serve(
   ctx.plane.begin();
   res.once('close', () => {
     ctx.plane.end();
-    end();
-    ctx.metrics.requests.inc({ protocol, endpoint, code: String(res.statusCode) });
+    const code = String(res.statusCode);
+    end({ code });
+    ctx.metrics.requests.inc({ protocol, endpoint, code });
   });
   if (ctx.plane.state === 'stopping') res.setHeader('connection', 'close');
+  // Tracing and payload logging cost nothing unless they are on: one check each.
+  const t = tracer();
+  const reply = t
+    ? await t.server(`${protocol} ${endpoint}`, req.headers, spanAttributes(ctx, protocol, endpoint, req), async (span) => {
+        const r = await answer(ctx, route, req, match, query, maxBodyBytes);
+        span.setAttribute('http.response.status_code', r.status);
+        if (r.status >= 500) span.setStatus({ code: SPAN_ERROR });
+        return r;
+      })
+    : await answer(ctx, route, req, match, query, maxBodyBytes);
+  send(res, reply);
+}
+
+function spanAttributes(ctx: ServerContext, protocol: string, endpoint: string, req: IncomingMessage): Record<string, string> {
+  const puid = req.headers['seldon-puid'];
+  return {
+    'modelfleet.protocol': protocol,
+    'modelfleet.endpoint': endpoint,
+    'modelfleet.model': ctx.plane.model.name,
+    'http.request.method': req.method ?? '',
+    'url.path': req.url ?? '',
+    ...(typeof puid === 'string' ? { 'seldon.puid': puid } : {}),
+  };
+}
+
+/** Reads, handles and logs one request; errors become the protocol's error reply. */
+async function answer(
+  ctx: ServerContext,
+  route: InferenceRoute,
+  req: IncomingMessage,
+  match: RegExpExecArray,
+  query: string,
+  maxBodyBytes: number,
+): Promise<Reply> {
+  const { protocol } = route;
   let reply: Reply;
+  const skip = skipRequested(req.headers[SKIP_HEADER]);
+  const plog = skip ? undefined : ctx.requestLog;
+  let requestId = '';
   try {
     const body = await readBody(req, maxBodyBytes);
-    reply = await route.handle(ctx, req, body, match, query);
+    if (plog) {
+      requestId = requestIdOf(req);
+      plog.log('request', requestId, ctx.plane.model.name, protocol, req.headers['content-type'] ?? 'application/json', body);
+    }
+    reply = skip ? await withoutLogging(() => route.handle(ctx, req, body, match, query)) : await route.handle(ctx, req, body, match, query);
   } catch (err) {
     const { status, body } = errorBody(protocol, err);
     if (status >= 500) ctx.log.error(`${protocol} request failed: ${(err as Error).message}`);
@@ -176,5 +222,18 @@ async function serve(
     // An unread body (413) must not be parsed as the next request on this connection.
     if (!req.readableEnded) reply.headers = { connection: 'close' };
   }
-  send(res, reply);
+  if (plog && requestId) logResponse(plog, requestId, ctx.plane.model.name, protocol, reply);
+  return reply;
+}
+
+/** The id that pairs a request with its response: the caller's Seldon-Puid, CloudEvent id or X-Request-Id, else new. */
+function requestIdOf(req: IncomingMessage): string {
+  const h = req.headers;
+  const id = h['seldon-puid'] ?? h['ce-id'] ?? h['x-request-id'];
+  return typeof id === 'string' && id ? id : randomUUID();
+}
+
+/** Successful answers only, as KServe's logger does: an error body is not a model's response. */
+function logResponse(plog: PayloadLogger, requestId: string, model: string, protocol: string, reply: Reply): void {
+  if (reply.status >= 200 && reply.status < 300) plog.log('response', requestId, model, protocol, reply.contentType, reply.body);
 }
