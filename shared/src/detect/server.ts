@@ -4,7 +4,7 @@
  * Seldon / TensorFlow / V2 predict body, scores it and answers the detector's JSON; with a reply URL the result is
  * also sent on as a CloudEvent carrying the incoming event's id and extensions (so a request logger can merge it
  * with the request). Drift detectors buffer rows until `drift_batch_size` and answer 200 with an empty body before.
- * `GET /protocol` names the protocol, `GET /v1/metrics` (and `/metrics`) serves Prometheus metrics.
+ * `GET /protocol` names the protocol, `GET /v1/metrics` (also `/metrics`, `/prometheus`) serves Prometheus metrics.
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -143,7 +143,7 @@ export async function startDetectorServer(detector: Detector, o: DetectorServerO
     };
     const url = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && url === '/protocol') return send(200, o.protocol, 'text/plain');
-    if (req.method === 'GET' && (url === '/v1/metrics' || url === '/metrics')) {
+    if (req.method === 'GET' && (url === '/v1/metrics' || url === '/metrics' || url === '/prometheus')) {
       metrics.registry.metrics().then((m) => send(200, m, metrics.registry.contentType), (err) => send(500, { error: String(err) }));
       return;
     }
