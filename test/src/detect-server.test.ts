@@ -250,3 +250,26 @@ test('serve refuses a missing detector (exit 1) and a detector of the other kind
   await assert.rejects(serveDetector(['--storage_uri', path.join(dir, 'nothing-here'), 'OutlierDetector']), /exited 1/);
   await assert.rejects(serveDetector(['--storage_uri', path.join(dir, 'ks'), 'OutlierDetector']), /exited 2[\s\S]*KSDrift/);
 });
+
+test('detector fit reads NumPy .npy (float32, int64) and a TabularDrift categories spec; bad flags exit 2 with a reason', { timeout: 120_000 }, async () => {
+  await python(`
+import numpy as np, sys
+from sklearn.datasets import load_iris
+X = load_iris().data
+np.save(sys.argv[1] + '/iris32.npy', X.astype(np.float32))
+np.save(sys.argv[1] + '/cats.npy', np.column_stack([np.round(X[:, 0]), (X[:, 3] > 1).astype(int)]).astype(np.int64))
+`, ['sklearn'], [dir]);
+  await run(process.execPath, [CLI, 'detector', 'fit', '--type', 'TabularDrift', '--data', path.join(dir, 'iris32.npy'), '--out', path.join(dir, 'tab'), '--categories-per-feature', '{"3": null}', '--correction', 'fdr']);
+  const saved = JSON.parse(readFileSync(path.join(dir, 'tab', 'detector.json'), 'utf8'));
+  assert.equal(saved.name, 'TabularDrift');
+  assert.deepEqual(saved.params.categories_per_feature, { 3: null });
+  assert.equal(saved.params.correction, 'fdr');
+  assert.deepEqual(saved.state.x_ref.shape, [150, 4]);
+  // float32 values arrive exactly as numpy stored them.
+  const x = Buffer.from(saved.state.x_ref.b64, 'base64');
+  assert.equal(x.readDoubleLE(0), Math.fround(iris[0][0]));
+  await run(process.execPath, [CLI, 'detector', 'fit', '--type', 'ChiSquareDrift', '--data', path.join(dir, 'cats.npy'), '--out', path.join(dir, 'chi')]);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(path.join(dir, 'chi', 'detector.json'), 'utf8')).params.categories_per_feature), ['0', '1']);
+  await assert.rejects(run(process.execPath, [CLI, 'detector', 'fit', '--type', 'KSDrift', '--data', path.join(dir, 'iris.csv'), '--out', path.join(dir, 'x'), '--correction', 'holm']), (e: { code: number; stderr: string }) => e.code === 2 && /bonferroni or fdr/.test(e.stderr));
+  await assert.rejects(run(process.execPath, [CLI, 'detector', 'fit', '--type', 'Nope', '--data', path.join(dir, 'iris.csv'), '--out', path.join(dir, 'x')]), /unknown detector type/);
+});
