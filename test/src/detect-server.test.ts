@@ -143,12 +143,18 @@ test('outlier detector: CloudEvent in, alibi-detect JSON out, result forwarded a
     assert.deepEqual(v2.json!.data.is_outlier, [1]);
     assert.match(replies.got[2].headers['ce-id'] as string, /^[0-9a-f]{32}$/);
 
+    // Structured mode (the whole event as JSON) works the same.
+    const structured = HTTP.structured(new CloudEvent({ type: 'io.seldon.serving.inference.request', source: 'test', datacontenttype: 'application/json', data: { data: { tensor: { shape: [1, 4], values: outlier } } } }));
+    const st = await post(`${det.url}/`, structured.headers as Record<string, string>, structured.body as string);
+    assert.equal(st.status, 200, st.text);
+    assert.deepEqual(st.json!.data.is_outlier, [1]);
+
     // The logger's response events (mode all) are acknowledged and not scored.
     const resp = seldonEvent([[0.9, 0.1, 0]], {}, 'io.seldon.serving.inference.response');
     const rr = await post(`${det.url}/`, resp.headers as Record<string, string>, resp.body as string);
     assert.equal(rr.status, 200);
     assert.equal(rr.text, '');
-    assert.equal(replies.got.length, 3);
+    assert.equal(replies.got.length, 4);
 
     // Bad input: clear 400s.
     for (const [body, re] of [
@@ -168,7 +174,7 @@ test('outlier detector: CloudEvent in, alibi-detect JSON out, result forwarded a
     const metrics = await (await fetch(`${det.url}/v1/metrics`)).text();
     const labels = 'method="io.seldon.serving.inference.outlier",seldon_deployment_namespace="NOT_IMPLEMENTED"';
     assert.match(metrics, new RegExp(`seldon_metric_outlier_is_outlier_total\\{${labels},index="1"\\} 2\\b`));
-    assert.match(metrics, new RegExp(`seldon_metric_outlier_is_outlier_total\\{${labels},index="0"\\} 1\\b`));
+    assert.match(metrics, new RegExp(`seldon_metric_outlier_is_outlier_total\\{${labels},index="0"\\} 2\\b`));
     assert.match(metrics, new RegExp(`seldon_metric_outlier_instance_score\\{${labels},index="1"\\} \\d`));
   } finally {
     assert.equal(await det.stop(), 0);

@@ -33,7 +33,7 @@ export interface OutlierResult {
 
 export function predictOutlier(d: Extract<Detector, { kind: 'outlier' }>, x: Matrix, o: OutlierOptions = {}): OutlierResult {
   if (d.threshold === null) throw new Error(`the ${d.name} detector has no threshold (fit it with --threshold or --threshold-perc)`);
-  const scores = d.name === 'Mahalanobis' ? d.impl.score(x) : d.impl.score(x);
+  const scores = d.impl.score(x);
   const t = d.threshold;
   return {
     data: {

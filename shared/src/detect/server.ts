@@ -72,9 +72,10 @@ export async function startDetectorServer(detector: Detector, o: DetectorServerO
       } catch (err) {
         throw new HttpError(400, `not a valid CloudEvent: ${(err as Error).message}`);
       }
-      if (!ctype.startsWith('application/cloudevents')) payload = body;
-      else if (event.data_base64) payload = Buffer.from(event.data_base64, 'base64');
-      else payload = Buffer.from(typeof event.data === 'string' ? event.data : JSON.stringify(event.data ?? null));
+      // Structured mode carries the payload inside the event; binary mode's body is the payload itself.
+      if (ctype.startsWith('application/cloudevents')) {
+        payload = event.data_base64 ? Buffer.from(event.data_base64, 'base64') : Buffer.from(typeof event.data === 'string' ? event.data : JSON.stringify(event.data ?? null));
+      }
       // A logger in mode "all" also sends responses and feedback: those are not instances to score.
       if (/\.(response|feedback)$/.test(event.type)) {
         log.debug(`ignored a ${event.type} event`);
