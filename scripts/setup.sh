@@ -14,8 +14,8 @@ if [ "$node_major" -lt 20 ]; then echo "modelfleet needs Node.js >= 20 (found $(
 modules=(sklearn:python3-sklearn xgboost:python3-xgboost joblib:python3-joblib pandas:python3-pandas yaml:python3-yaml)
 pip_names=(scikit-learn xgboost joblib pandas pyyaml)
 if [ "${1:-}" = "--dev" ]; then
-  modules+=(onnx:python3-onnx torch:python3-torch grpc:python3-grpcio grpc_tools:python3-grpc-tools)
-  pip_names+=(onnx torch grpcio grpcio-tools)
+  modules+=(onnx:python3-onnx torch:python3-torch grpc:python3-grpcio grpc_tools:python3-grpc-tools scipy:python3-scipy)
+  pip_names+=(onnx torch grpcio grpcio-tools scipy)
 fi
 py=${PYTHON_BIN:-/usr/bin/python3}
 missing_pkgs=()

@@ -17,6 +17,7 @@ import { compareBridges, KNN_CLASS, type BridgeRow, type CrashOutcome } from './
 import { wrk, type LoadResult } from './wrk.js';
 import { treeShapThroughput, type TreeShapThroughput } from './treeshap.js';
 import { CLI, MLP_WIDTH, ROOT, trainModels } from './models.js';
+import { benchDetectors } from './detectors.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -108,6 +109,9 @@ function grpcWorkloads(server: string): Workload[] {
 }
 
 async function main(): Promise<void> {
+  const detectorOnly = only !== undefined && 'detectors'.startsWith(only);
+  const detectorLines = !only || detectorOnly ? await benchDetectors(quick) : [];
+  if (detectorOnly) return report([], {}, [], { rows: [], crashes: [] }, undefined, detectorLines);
   const models = await trainModels();
   // Request logging and tracing go to a live sink process (or, for the dead case, a port nobody listens on).
   const sink = await startProcess([path.join(ROOT, 'bench/dist/event-sink.js')]);
@@ -336,7 +340,7 @@ async function main(): Promise<void> {
   const treeshap = !only || /treeshap|explain/i.test(only) ? await treeShapThroughput(mkdtempSync(path.join(work, 'treeshap-'))) : undefined;
   if (treeshap) process.stderr.write(`TreeShap ${treeshap.oursRowsPerSec.toFixed(0)} rows/s vs xgboost pred_contribs ${treeshap.xgboostRowsPerSec.toFixed(0)} rows/s (${treeshap.ratio.toFixed(2)}x)\n`);
   await sink.stop();
-  report(results, memory, cold, bridges, treeshap);
+  report(results, memory, cold, bridges, treeshap, detectorLines);
 }
 
 type Row = Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; grpcRatio?: number; sessionRun?: SessionRunShare };
@@ -362,6 +366,7 @@ function report(
   cold: ColdStart[],
   bridges: { rows: BridgeRow[]; crashes: CrashOutcome[] },
   treeshap?: TreeShapThroughput,
+  detectorLines: string[] = [],
 ): void {
   const bareCold = cold.find((c) => c.name === 'bare node');
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
@@ -425,6 +430,7 @@ function report(
           `| ratio | ${treeshap.ratio.toFixed(2)}x |`,
         ]
       : []),
+    ...(detectorLines.length ? ['', ...detectorLines] : []),
   ];
   const md = lines.join('\n') + '\n';
   process.stdout.write(`\n${md}`);

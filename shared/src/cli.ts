@@ -29,6 +29,7 @@ ${EXPLAIN_USAGE}
   modelfleet predict --url <url> [--data <json>]  send one request and print the answer (--help for options)
   modelfleet test --contract <c.json> --url <url> random requests from a Seldon tester contract; latency summary
   modelfleet export <model-dir>                   write a sklearn pickle's native export beside it (starts skip Python)
+  modelfleet detector fit|serve ...               outlier and drift detectors (modelfleet detector --help)
 
 serve options (each overrides the environment variable named):
   --model-uri <uri>       MODEL_URI / model_uri parameter: folder, file://, pvc://, s3://, gs://, http(s)://
@@ -196,6 +197,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'train-example') return trainExample(rest);
   if (command === 'predict' || command === 'test') return clientCommand(command, rest);
   if (command === 'export') return (await import('./export-command.js')).exportCommand(rest);
+  if (command === 'detector') return (await import('./detect/cli.js')).detectorCommand(rest);
   process.stdout.write(USAGE);
   if (command !== undefined && command !== '--help' && command !== '-h' && command !== 'help') process.exit(2);
 }
