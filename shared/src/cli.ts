@@ -23,6 +23,8 @@ const USAGE = `usage:
   modelfleet run <deployment.yaml> [options]      run a SeldonDeployment's graphs on this machine
                                                   (--http-port 8000, --grpc-port 5001, --metrics-port, --host)
   modelfleet train-example <dir>                  train the iris example model into <dir>/model.joblib
+  modelfleet build <dir> --image <name:tag>       an image running the folder's Python class (s2i contract)
+  modelfleet render <deployment.yaml> [-o file]   plain Kubernetes manifests for a SeldonDeployment
 
 serve options (each overrides the environment variable named):
   --model-uri <uri>       MODEL_URI / model_uri parameter: folder, file://, pvc://, s3://, gs://, http(s)://
@@ -151,6 +153,8 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') return serve(rest);
   if (command === 'run') return runDeployment(rest);
   if (command === 'train-example') return trainExample(rest);
+  if (command === 'build') return (await import('./deploy/build.js')).build(rest);
+  if (command === 'render') return (await import('./deploy/render-cli.js')).render(rest);
   process.stdout.write(USAGE);
   if (command !== undefined && command !== '--help' && command !== '-h' && command !== 'help') process.exit(2);
 }
