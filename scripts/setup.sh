@@ -27,6 +27,13 @@ for m in "${modules[@]}"; do
 done
 if ! command -v wrk >/dev/null 2>&1; then missing_pkgs+=(wrk); fi
 if ! command -v h2load >/dev/null 2>&1; then missing_pkgs+=(nghttp2-client); fi
+# The container suite builds and runs the images with podman (runc, not crun, and a base image made by debootstrap
+# when no registry is reachable: deploy/scripts/podman-env.sh and base-image.sh).
+if [ "${1:-}" = "--dev" ]; then
+  for tool in podman:podman runc:runc debootstrap:debootstrap newuidmap:uidmap fuse-overlayfs:fuse-overlayfs slirp4netns:slirp4netns; do
+    if ! command -v "${tool%%:*}" >/dev/null 2>&1; then missing_pkgs+=("${tool#*:}"); fi
+  done
+fi
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${missing_pkgs[*]}"

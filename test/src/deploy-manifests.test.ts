@@ -232,3 +232,13 @@ test('lerna: its package list is the npm workspaces (bench included) and lerna i
   const expected = pkg.workspaces.map((w: string) => JSON.parse(readFileSync(`${REPO}${w}/package.json`, 'utf8')).name).sort();
   assert.deepEqual(names, expected);
 });
+
+test('lerna version (the documented dry run) bumps every workspace package in a clone, without tagging or pushing', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mf-lerna-'));
+  execFileSync('git', ['clone', '-q', '--depth', '1', `file://${REPO}`, dir]);
+  execFileSync('ln', ['-s', `${REPO}node_modules`, path.join(dir, 'node_modules')]);
+  execFileSync(`${REPO}node_modules/.bin/lerna`, ['version', '9.9.9', '--no-git-tag-version', '--no-push', '--yes', '--allow-branch', '*', '--loglevel', 'warn'], { cwd: dir, encoding: 'utf8' });
+  const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  for (const w of pkg.workspaces as string[]) assert.equal(JSON.parse(readFileSync(path.join(dir, w, 'package.json'), 'utf8')).version, '9.9.9', w);
+  assert.equal(execFileSync('git', ['tag'], { cwd: dir, encoding: 'utf8' }).trim(), '');
+});
