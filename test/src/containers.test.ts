@@ -38,6 +38,7 @@ from sklearn.datasets import load_iris
 X, y = load_iris(return_X_y=True)
 clf = xgb.XGBClassifier(n_estimators=10, max_depth=3).fit(X, y)
 d = sys.argv[1]; clf.get_booster().save_model(os.path.join(d, 'model.json'))
+os.makedirs(os.path.join(d, 'legacy')); clf.get_booster().save_model(os.path.join(d, 'legacy', 'model.bst'))
 rows = X[[0, 60, 120]]
 print(json.dumps({'dir': d, 'rows': rows.tolist(), 'predict': clf.get_booster().predict(xgb.DMatrix(rows)).tolist()}))
 `;
@@ -159,6 +160,13 @@ test('xgboostserver: a file mount at /mnt/models on the default ports through -p
   assert.equal(v2.status, 200, v2.text);
   assert.deepEqual(v2.json.outputs[0].data, xgb.predict.map((p) => p.indexOf(Math.max(...p))));
   await stopCleanly(name);
+});
+
+test('xgboostserver: a legacy binary .bst model is a start-up error saying how to serve it (no Python in the image)', { timeout: 300_000 }, async () => {
+  chmodSync(path.join(xgb.dir, 'legacy'), 0o755);
+  const r = await podman(['run', '--rm', '-v', `${path.join(xgb.dir, 'legacy')}:/mnt/models:ro`, image('xgboostserver')], 180_000);
+  assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
+  assert.match(`${r.stdout}${r.stderr}`, /This image has no Python: a legacy binary XGBoost model .*Re-save it as JSON/);
 });
 
 test('xgboostserver: MODEL_URI=s3:// too (native engine, no Python in the image)', { timeout: 600_000 }, async () => {
