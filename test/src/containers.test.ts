@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, cpSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, cpSync, chmodSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { assertClose, IRIS_ROWS, sklearnModels } from './helpers/models.js';
@@ -267,7 +267,10 @@ test('modelfleet build: a class folder with .s2i/environment becomes an image th
 test('modelfleet build: a clear error when neither docker nor podman can run', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mf-class-'));
   writeFileSync(path.join(dir, 'Model.py'), MODEL_PY);
-  const r = await run(process.execPath, [CLI, 'build', dir, '--image', 'x:1'], { env: { PATH: path.dirname(process.execPath) } });
+  // A PATH holding only node: no docker, no podman.
+  const bin = mkdtempSync(path.join(os.tmpdir(), 'mf-bin-'));
+  symlinkSync(process.execPath, path.join(bin, 'node'));
+  const r = await run(process.execPath, [CLI, 'build', dir, '--image', 'x:1'], { env: { PATH: bin } });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /neither docker nor podman can build here \(docker: not installed; podman: not installed\)/);
 });
