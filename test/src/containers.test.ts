@@ -302,14 +302,16 @@ test('the docker CLI against podman\'s API socket runs an image (once)', { timeo
   assert.equal((await docker(['inspect', '--format', '{{.State.ExitCode}}', name])).stdout.trim(), '0');
 });
 
-test('start to ready: the same sklearn model served without a container (for the README comparison)', { timeout: 300_000 }, async () => {
+test('start to ready: the same models served without a container (for the README comparison)', { timeout: 300_000 }, async () => {
   const { paths } = await sklearnModels();
-  const t0 = Date.now();
-  const server = await spawnServer([`${REPO}servers/sklearn/dist/main.js`], { MODEL_URI: paths.iris });
-  try {
-    await waitReady(server);
-    timings.sklearnserverNoContainerStartToReady = `${Date.now() - t0} ms`;
-  } finally {
-    await server.stop();
+  for (const [what, main, uri] of [['sklearnserver', 'sklearn', paths.iris], ['xgboostserver', 'xgboost', xgb.dir]]) {
+    const t0 = Date.now();
+    const server = await spawnServer([`${REPO}servers/${main}/dist/main.js`], { MODEL_URI: uri });
+    try {
+      await waitReady(server);
+      timings[`${what}NoContainerStartToReady`] = `${Date.now() - t0} ms`;
+    } finally {
+      await server.stop();
+    }
   }
 });

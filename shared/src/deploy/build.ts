@@ -96,13 +96,10 @@ export async function buildImage(o: BuildOptions): Promise<string> {
   args.push(dir);
   const out = o.output ?? process.stderr;
   const child = spawn(engine, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let errors = '';
-  let tail = '';
+  let all = '';
   const collect = (chunk: Buffer) => {
-    const text = chunk.toString();
-    out.write(text);
-    tail = (tail + text).slice(-4000);
-    for (const m of text.matchAll(/modelfleet-build-error: (.*)/g)) errors += `${m[1]}\n`;
+    out.write(chunk);
+    all += chunk.toString();
   };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
@@ -111,8 +108,10 @@ export async function buildImage(o: BuildOptions): Promise<string> {
     child.on('close', (c) => resolve(c ?? 1));
   });
   if (code !== 0) {
-    if (errors) throw new BuildError(`${o.image}: ${errors.trim()}`);
-    throw new BuildError(`${engine} build failed (exit ${code}):\n${tail.trim().split('\n').slice(-10).join('\n')}`);
+    // Only lines the RUN step printed itself: the engine also echoes the step's source, which holds the marker too.
+    const errors = [...all.matchAll(/^modelfleet-build-error: (.*)$/gm)].map((m) => m[1]);
+    if (errors.length) throw new BuildError(`${o.image}: ${errors.join('\n')}`);
+    throw new BuildError(`${engine} build failed (exit ${code}):\n${all.trim().split('\n').slice(-10).join('\n')}`);
   }
   return engine;
 }
