@@ -9,8 +9,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/podman-env.sh"
-debian_image=localhost/modelfleet-debian:bookworm
-node_image=localhost/modelfleet-base:bookworm-node22
+debian_image=${MODELFLEET_DEBIAN_IMAGE:-localhost/modelfleet-debian:bookworm}
+node_image=${MODELFLEET_NODE_IMAGE:-localhost/modelfleet-base:bookworm-node22}
 node_version=${MODELFLEET_BASE_NODE:-22}
 work=$(mktemp -d "${TMPDIR:-/tmp}/mf-base.XXXXXX")
 trap 'rm -rf "$work"' EXIT
