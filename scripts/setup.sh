@@ -31,6 +31,13 @@ if ! command -v h2load >/dev/null 2>&1; then missing_pkgs+=(nghttp2-client); fi
 if [ "${1:-}" = "--dev" ] && ! command -v openssl >/dev/null 2>&1; then missing_pkgs+=(openssl); fi
 # The metrics tests scrape real servers with a real Prometheus.
 if [ "${1:-}" = "--dev" ] && ! command -v prometheus >/dev/null 2>&1; then missing_pkgs+=(prometheus); fi
+# The container suite builds and runs the images with podman (runc, not crun, and a base image made by debootstrap
+# when no registry is reachable: deploy/scripts/podman-env.sh and base-image.sh).
+if [ "${1:-}" = "--dev" ]; then
+  for tool in podman:podman runc:runc debootstrap:debootstrap newuidmap:uidmap fuse-overlayfs:fuse-overlayfs slirp4netns:slirp4netns; do
+    if ! command -v "${tool%%:*}" >/dev/null 2>&1; then missing_pkgs+=("${tool#*:}"); fi
+  done
+fi
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${missing_pkgs[*]}"

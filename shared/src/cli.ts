@@ -30,6 +30,8 @@ ${EXPLAIN_USAGE}
   modelfleet test --contract <c.json> --url <url> random requests from a Seldon tester contract; latency summary
   modelfleet export <model-dir>                   write a sklearn pickle's native export beside it (starts skip Python)
   modelfleet detector fit|serve ...               outlier and drift detectors (modelfleet detector --help)
+  modelfleet build <dir> --image <name:tag>       an image running the folder's Python class (s2i contract)
+  modelfleet render <deployment.yaml> [-o file]   plain Kubernetes manifests for a SeldonDeployment
 
 serve options (each overrides the environment variable named):
   --model-uri <uri>       MODEL_URI / model_uri parameter: folder, file://, pvc://, s3://, gs://, http(s)://
@@ -198,6 +200,8 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'predict' || command === 'test') return clientCommand(command, rest);
   if (command === 'export') return (await import('./export-command.js')).exportCommand(rest);
   if (command === 'detector') return (await import('./detect/cli.js')).detectorCommand(rest);
+  if (command === 'build') return (await import('./deploy/build.js')).build(rest);
+  if (command === 'render') return (await import('./deploy/render-cli.js')).render(rest);
   process.stdout.write(USAGE);
   if (command !== undefined && command !== '--help' && command !== '-h' && command !== 'help') process.exit(2);
 }

@@ -50,7 +50,14 @@ export async function loadXGBoostModel(path: string, opts: LoadOptions = {}): Pr
     log(`xgboost native: parsed UBJSON model ${path}`);
     return xgboostFromDocument(decodeUbjson(bytes));
   }
-  const bin = opts.pythonBin ?? (await findPython(['xgboost'])).bin;
+  const found = opts.pythonBin
+    ? { bin: opts.pythonBin }
+    : await findPython(['xgboost']).catch((err: Error) => {
+        // Images without Python (modelfleet/xgboostserver) say how to serve the legacy format instead.
+        if (process.env.MODELFLEET_LEGACY_MODEL_HINT) err.message += `\n${process.env.MODELFLEET_LEGACY_MODEL_HINT}`;
+        throw err;
+      });
+  const bin = found.bin;
   log(`xgboost native: ${path} is a legacy binary model; converting to JSON once with ${bin} (xgboost)`);
   const { stdout } = await run(bin, [CONVERTER, path], { maxBuffer: 1024 * 1024 * 1024, timeout: 300_000 });
   return xgboostFromDocument(parseXGBoostJson(stdout));
