@@ -2,11 +2,15 @@ import { badInput } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { elementCount, fromNumbers, inferDatatype } from '../tensor.js';
 
-/** Shape of a nested JSON array, checking it is rectangular (numpy would build an object array otherwise). */
-export function nestedShape(value: unknown): number[] {
+/** numpy's limit on dimensions (NPY_MAXDIMS): deeper lists are refused before any recursive walk. */
+export const MAX_RANK = 32;
+
+/** Shape of a nested JSON array (flatten checks it is rectangular: numpy would build an object array otherwise). */
+export function nestedShape(value: unknown, what = 'data'): number[] {
   const shape: number[] = [];
   let v = value;
   while (Array.isArray(v)) {
+    if (shape.length === MAX_RANK) throw badInput(`${what} is nested deeper than ${MAX_RANK} levels (numpy's limit on dimensions)`);
     shape.push(v.length);
     if (v.length === 0) break;
     v = v[0];
@@ -49,7 +53,7 @@ export function ndarrayToTensor(value: unknown, name: string, what = 'ndarray'):
   if (!Array.isArray(value)) throw badInput(`${what} must be a JSON list`);
   const fast = numericMatrix(value);
   if (fast) return { name, datatype: 'FP64', shape: [value.length, fast.length / value.length || 0], data: fast };
-  const shape = nestedShape(value);
+  const shape = nestedShape(value, what);
   const flat = flatten(value, shape, what);
   for (const v of flat) {
     if (v !== null && typeof v === 'object') throw badInput(`${what} elements must be numbers, strings or booleans`);

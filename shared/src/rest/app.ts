@@ -54,6 +54,8 @@ export function createRestApp(ctx: ServerContext, opts: RestOptions): express.Ex
     const protocol = protocolOfPath(req.path);
     if (err.type === 'entity.too.large') {
       sendError(res, protocol, tooLarge(`request body of ${err.length} bytes exceeds the limit of ${err.limit} bytes (MODELFLEET_MAX_BODY_SIZE)`), ctx.log);
+    } else if (err instanceof URIError) {
+      sendError(res, protocol, badInput(`malformed percent-encoding in the path: ${err.message}`), ctx.log);
     } else {
       sendError(res, protocol, badInput(`could not read the request body: ${err.message}`), ctx.log);
     }

@@ -34,7 +34,7 @@ interface InferenceRoute {
 /** A Seldon request: JSON body, form field `json=`, query arg `json=` (GET), or multipart fields. */
 export async function seldonBody(req: IncomingMessage, body: Buffer, query: string): Promise<unknown> {
   const fromQuery = query ? new URLSearchParams(query).get('json') : null;
-  if (fromQuery !== null) return parseJson(Buffer.from(fromQuery));
+  if (fromQuery !== null) return parseJson(Buffer.from(fromQuery), true);
   const type = req.headers['content-type'] ?? '';
   if (type.includes('multipart/form-data')) return parseSeldonMultipart(body, type);
   if (type.includes('application/x-www-form-urlencoded')) {
@@ -43,10 +43,10 @@ export async function seldonBody(req: IncomingMessage, body: Buffer, query: stri
     if (!/^\s*[{[]/.test(text)) {
       const field = new URLSearchParams(text).get('json');
       if (field === null) throw badInput('form body has no "json" field');
-      return parseJson(Buffer.from(field));
+      return parseJson(Buffer.from(field), true);
     }
   }
-  return parseJson(body);
+  return parseJson(body, true);
 }
 
 const ROUTES: InferenceRoute[] = [
