@@ -7,6 +7,7 @@ import { JobQueue, mergeInputs, splitOutputs, type Job } from './batcher.js';
 import { PythonPool } from './pool.js';
 import type { PythonProcess } from './process.js';
 import { packNumeric, unpackNumeric, type FrameTensor } from './tensors.js';
+import { probeOutputs } from '../output-probe.js';
 
 /** What a loader's `info()` returns; servers add their own keys. */
 export interface PythonModelInfo {
@@ -32,6 +33,8 @@ export interface PythonRuntimeOptions {
   maxBatchRows: number;
   defaultOutputs(protocol: ProtocolName): string[];
   describe(info: PythonModelInfo): { inputs: TensorMetadata[]; outputs: TensorMetadata[]; parameters?: Parameters };
+  /** Pure numeric models (sklearn, xgboost): run a row of zeros at load so metadata declares the shapes answered. */
+  probeOutputs?: boolean;
   log: Logger;
 }
 
@@ -45,6 +48,7 @@ interface Answer {
 export class PythonRuntime implements ModelRuntime {
   private pool?: PythonPool;
   private info?: PythonModelInfo;
+  private probed?: TensorMetadata[];
   private readonly queue: JobQueue;
 
   constructor(private readonly opts: PythonRuntimeOptions) {
@@ -70,6 +74,7 @@ export class PythonRuntime implements ModelRuntime {
     pool.onIdle = () => this.dispatch();
     this.pool = pool;
     for (const w of this.info.warnings ?? []) opts.log.warn(`while loading: ${w}`);
+    if (opts.probeOutputs) this.probed = await probeOutputs(this, opts.log);
   }
 
   async infer(request: InferenceRequest): Promise<InferenceResponse> {
@@ -154,7 +159,7 @@ export class PythonRuntime implements ModelRuntime {
       ...(this.opts.version ? { versions: [this.opts.version] } : {}),
       platform: this.opts.platform,
       inputs: described.inputs,
-      outputs: described.outputs,
+      outputs: this.probed ?? described.outputs,
       parameters: { engine: 'python', workers: this.opts.workers, ...described.parameters },
     };
   }
