@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { deflateSync, gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { assertClose, IRIS_ROWS, sklearnModels, type TrainedModels } from './helpers/models.js';
@@ -59,7 +60,7 @@ before(async () => {
   const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'modelfleet-hgb-')), 'hgb');
   hgb = { dir, ...(await pythonJson<{ rows_json: string; proba: number[][] }>(TRAIN_HGB, ['sklearn', 'joblib'], [dir])) };
   [iris, nanModel] = await Promise.all([
-    serveCli(['SKLEARN_SERVER', '--model-uri', models.paths.iris, '--model-name', 'iris']),
+    serveCli(['SKLEARN_SERVER', '--model-uri', models.paths.iris, '--model-name', 'iris'], { MODELFLEET_MAX_BODY_SIZE: '2mb' }),
     serveCli(['SKLEARN_SERVER', '--model-uri', dir, '--model-name', 'hgb']),
   ]);
   await Promise.all([waitReady(iris), waitReady(nanModel)]);
@@ -220,5 +221,45 @@ describe('item 8: V2 values outside their datatype, undeclared inputs', () => {
     ]);
     assert.equal(r.status, 400, r.text);
     assert.match(r.json.error, /input "extra" is not an input of model iris/);
+  });
+});
+
+describe('item 2: Content-Encoding gzip / deflate request bodies', () => {
+  test('gzip and deflate bodies on the Seldon, V2 and KServe V1 inference routes and on feedback', async () => {
+    const seldon = Buffer.from(JSON.stringify({ data: { ndarray: [IRIS_ROWS[0]] } }));
+    for (const [enc, z] of [['gzip', gzipSync], ['deflate', deflateSync]] as const) {
+      const r = await raw(iris.url, 'POST', '/api/v1.0/predictions', z(seldon), { 'content-encoding': enc });
+      assert.equal(r.status, 200, `${enc}: ${r.text}`);
+      assertClose(JSON.parse(r.text).data.ndarray, [models.expected.iris.predict_proba[0]]);
+      const v1 = await raw(iris.url, 'POST', '/v1/models/iris:predict', z(Buffer.from(JSON.stringify({ instances: [IRIS_ROWS[1]] }))), { 'content-encoding': enc });
+      assert.equal(v1.status, 200, v1.text);
+      const fb = await raw(iris.url, 'POST', '/api/v1.0/feedback', z(Buffer.from('{"reward":1}')), { 'content-encoding': enc });
+      assert.equal(fb.status, 200, fb.text);
+    }
+  });
+
+  test('V2 binary extension: Inference-Header-Content-Length counts the decoded JSON header', async () => {
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input-0', datatype: 'FP64', shape: [1, 4], parameters: { binary_data_size: 32 } }], outputs: [{ name: 'predict_proba' }] }));
+    const body = Buffer.concat([header, Buffer.from(new Float64Array(IRIS_ROWS[2]).buffer)]);
+    const r = await raw(iris.url, 'POST', '/v2/models/iris/infer', gzipSync(body), { 'content-encoding': 'gzip', 'inference-header-content-length': String(header.length), 'content-type': 'application/octet-stream' });
+    assert.equal(r.status, 200, r.text);
+    assertClose(JSON.parse(r.text).outputs[0].data, models.expected.iris.predict_proba[2]);
+  });
+
+  test('a gzip bomb gets 413 (the limit counts decoded bytes); an unknown encoding 415; broken gzip 400', async () => {
+    const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20)); // 50 MiB of spaces in ~50 kB, limit 2 MB
+    assert.ok(bomb.length < 2 * 1024 * 1024);
+    for (const p of ['/api/v1.0/predictions', '/v2/models/iris/infer', '/api/v1.0/feedback']) {
+      const r = await raw(iris.url, 'POST', p, bomb, { 'content-encoding': 'gzip' });
+      assert.equal(r.status, 413, `${p}: ${r.text}`);
+      const zstd = await raw(iris.url, 'POST', p, '{}', { 'content-encoding': 'zstd' });
+      assert.equal(zstd.status, 415, `${p}: ${zstd.text}`);
+      assert.match(zstd.text, /zstd|unsupported/);
+    }
+    const broken = await raw(iris.url, 'POST', '/v2/models/iris/infer', Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' });
+    assert.equal(broken.status, 400, broken.text);
+    V2_ERROR(JSON.parse(broken.text));
+    const after = await postJson(`${iris.url}/api/v1.0/predictions`, { data: { ndarray: [IRIS_ROWS[0]] } });
+    assert.equal(after.status, 200);
   });
 });

@@ -8,7 +8,9 @@ import { BINARY_HEADER, decodeV2Request, encodeV2Response } from '../codecs/v2.j
 import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
 import { parseSeldonMultipart } from '../codecs/seldon-multipart.js';
 import { stringify } from '../codecs/json-numbers.js';
-import { badInput, tooLarge } from '../errors.js';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { badInput, ServingError, tooLarge } from '../errors.js';
 import { seldonPredict } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
 import type { RestProtocol } from './context.js';
@@ -105,24 +107,44 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(body);
 }
 
-/** Reads the body up to `limit` bytes; past it, stops reading and answers 413 without buffering the rest. */
+/** Request body encodings decoded on every route (tritonclient's request_compression_algorithm sends them). */
+export function decoderFor(encoding: string | undefined): Transform | undefined {
+  const e = (encoding ?? 'identity').trim().toLowerCase();
+  if (e === 'identity' || e === '') return undefined;
+  if (e === 'gzip' || e === 'x-gzip') return createGunzip();
+  if (e === 'deflate') return createInflate();
+  if (e === 'br') return createBrotliDecompress(); // as express's body parser (the other routes) takes it
+  throw new ServingError('bad_input', `unsupported Content-Encoding "${encoding}": send identity, gzip, deflate or br`, { status: 415 });
+}
+
+/**
+ * Reads the body up to `limit` bytes after decoding (a small gzip bomb still gets 413, never the memory); past
+ * the limit, stops reading and answers 413 without buffering the rest.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const decoder = decoderFor(req.headers['content-encoding']);
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) return Promise.reject(tooLarge(`request body of ${declared} bytes exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
+  if (!decoder && declared > limit) return Promise.reject(tooLarge(`request body of ${declared} bytes exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const source = decoder ? req.pipe(decoder) : req;
+    source.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
         req.pause();
-        reject(tooLarge(`request body exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
+        if (decoder) {
+          req.unpipe(decoder);
+          decoder.destroy();
+        }
+        reject(tooLarge(`request body exceeds the limit of ${limit} bytes${decoder ? ' once decoded' : ''} (MODELFLEET_MAX_BODY_SIZE)`));
         return;
       }
       chunks.push(c);
     });
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    source.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     req.once('error', reject);
+    if (decoder) decoder.once('error', (e) => reject(badInput(`could not decode the ${req.headers['content-encoding']} request body: ${e.message}`)));
   });
 }
 
