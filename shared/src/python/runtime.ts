@@ -4,7 +4,7 @@ import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, 
 import type { Parameters, Tensor } from '../tensor.js';
 import { findPython } from './interpreter.js';
 import { JobQueue, mergeInputs, splitOutputs, type Job } from './batcher.js';
-import { PythonPool } from './pool.js';
+import { PythonPool, WorkerDiedError } from './pool.js';
 import type { PythonProcess } from './process.js';
 import { packNumeric, unpackNumeric, type FrameTensor } from './tensors.js';
 import { probeOutputs } from '../output-probe.js';
@@ -129,6 +129,15 @@ export class PythonRuntime implements ModelRuntime {
     try {
       job.resolve(await this.call(proc, job.inputs, job.outputs, job.parameters));
     } catch (err) {
+      // A prepackaged model's predict is idempotent: when the process dies under it (OOM kill, kill -9), it goes
+      // once more to a live process instead of failing the client. A second death (a request that crashes Python
+      // itself) is answered 503.
+      if (err instanceof WorkerDiedError && !job.retried) {
+        job.retried = true;
+        this.queue.pushFront(job);
+        this.dispatch();
+        return;
+      }
       job.reject(err);
     }
   }
@@ -141,8 +150,9 @@ export class PythonRuntime implements ModelRuntime {
       const answer = await this.call(proc, [mergeInputs(batch)], first.outputs, first.parameters);
       split = splitOutputs(answer.outputs, batch);
       parameters = answer.parameters;
-    } catch {
+    } catch (err) {
       split = undefined; // one bad request must not fail the others: they go again one by one
+      if (err instanceof WorkerDiedError) for (const job of batch) job.retried = true; // that was their one retry
     }
     if (split) {
       batch.forEach((job, i) => job.resolve({ outputs: split![i], ...(parameters ? { parameters } : {}) }));
