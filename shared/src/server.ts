@@ -72,7 +72,16 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
     seldonMetadata: () => seldonMetadata(plane, modelPath, settings.modelMetadata),
   };
   const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes, routes: def.routes?.bind(def) });
-  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, withInferenceRoutes(ctx, settings.maxBodyBytes, app));
+  const httpServer = http.createServer(
+    {
+      keepAliveTimeout: 65_000,
+      // Node's defaults (60 s for headers, 5 min for a request, checked every 30 s) let slow clients hold memory.
+      headersTimeout: settings.headersTimeoutMs,
+      requestTimeout: Math.max(settings.requestTimeoutMs, settings.headersTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, settings.headersTimeoutMs),
+    },
+    withInferenceRoutes(ctx, settings.maxBodyBytes, app),
+  );
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);
   const grpcServer: GrpcServer | undefined = settings.grpcPort !== undefined ? createGrpcServer(ctx, settings.grpcMaxMessageBytes) : undefined;
