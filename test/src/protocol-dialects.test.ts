@@ -188,6 +188,11 @@ describe('item 7: hostile documents are 400s in the protocol error shape', () =>
     }
   });
 
+  test('a negative feedback reward (found by the fuzz test: the reward counter cannot go down) is acknowledged', async () => {
+    const r = await raw(iris.url, 'POST', '/api/v1.0/feedback', '{"reward":-5e-324}');
+    assert.equal(r.status, 200, r.text);
+  });
+
   test('feedback reward 1e400', async () => {
     const r = await raw(iris.url, 'POST', '/api/v1.0/feedback', '{"reward":1e400}');
     assert.equal(r.status, 400, r.text);

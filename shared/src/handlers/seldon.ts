@@ -54,7 +54,8 @@ export async function seldonFeedback(ctx: SeldonContext, body: unknown): Promise
   const feedback = checkFeedback(body);
   if (feedback.reward) {
     ctx.metrics.feedback.inc({ method: 'feedback' });
-    ctx.metrics.feedbackReward.inc({ method: 'feedback' }, feedback.reward);
+    // A counter cannot go down: a negative reward (a penalty, which routers still get) is counted as feedback only.
+    if (feedback.reward > 0) ctx.metrics.feedbackReward.inc({ method: 'feedback' }, feedback.reward);
   }
   return seldonComponent(ctx).sendFeedback(feedback);
 }
