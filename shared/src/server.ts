@@ -80,7 +80,7 @@ export async function startServer(def: ServerDefinition, settings: Settings, opt
       requestTimeout: Math.max(settings.requestTimeoutMs, settings.headersTimeoutMs),
       connectionsCheckingInterval: Math.min(1000, settings.headersTimeoutMs),
     },
-    withInferenceRoutes(ctx, settings.maxBodyBytes, app),
+    withInferenceRoutes(ctx, { maxBodyBytes: settings.maxBodyBytes, maxInflightBytes: settings.maxInflightBytes }, app),
   );
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);

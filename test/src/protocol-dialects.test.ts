@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import net from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,7 +61,7 @@ before(async () => {
   const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'modelfleet-hgb-')), 'hgb');
   hgb = { dir, ...(await pythonJson<{ rows_json: string; proba: number[][] }>(TRAIN_HGB, ['sklearn', 'joblib'], [dir])) };
   [iris, nanModel] = await Promise.all([
-    serveCli(['SKLEARN_SERVER', '--model-uri', models.paths.iris, '--model-name', 'iris'], { MODELFLEET_MAX_BODY_SIZE: '2mb' }),
+    serveCli(['SKLEARN_SERVER', '--model-uri', models.paths.iris, '--model-name', 'iris'], { MODELFLEET_MAX_BODY_SIZE: '2mb', MODELFLEET_MAX_INFLIGHT_BYTES: '2mb' }),
     serveCli(['SKLEARN_SERVER', '--model-uri', dir, '--model-name', 'hgb']),
   ]);
   await Promise.all([waitReady(iris), waitReady(nanModel)]);
@@ -266,5 +267,30 @@ describe('item 2: Content-Encoding gzip / deflate request bodies', () => {
     V2_ERROR(JSON.parse(broken.text));
     const after = await postJson(`${iris.url}/api/v1.0/predictions`, { data: { ndarray: [IRIS_ROWS[0]] } });
     assert.equal(after.status, 200);
+  });
+});
+
+describe('item 10: a budget for request bytes in flight (MODELFLEET_MAX_INFLIGHT_BYTES)', () => {
+  test('a request that would take the bodies in flight past the budget gets 503 with Retry-After, and goes through later', async () => {
+    const u = new URL(iris.url);
+    const slow = net.connect(Number(u.port), u.hostname);
+    slow.on('error', () => undefined);
+    slow.resume();
+    await new Promise<void>((r) => slow.once('connect', () => r()));
+    // 1.5 MB declared, a little sent: the server holds the reservation while the body trickles in.
+    slow.write('POST /api/v1.0/predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1500000\r\n\r\n{"data":');
+    await new Promise((r) => setTimeout(r, 300));
+    const big = JSON.stringify({ data: { ndarray: [IRIS_ROWS[0]] }, meta: { tags: { pad: 'x'.repeat(1_000_000) } } });
+    const refused = await fetch(`${iris.url}/api/v1.0/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+    const text = await refused.text();
+    assert.equal(refused.status, 503, text);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.match(JSON.parse(text).status.info, /MODELFLEET_MAX_INFLIGHT_BYTES/);
+    const small = await postJson(`${iris.url}/api/v1.0/predictions`, { data: { ndarray: [IRIS_ROWS[0]] } });
+    assert.equal(small.status, 200, 'small requests still fit');
+    slow.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    const later = await fetch(`${iris.url}/api/v1.0/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+    assert.equal(later.status, 200, await later.text());
   });
 });

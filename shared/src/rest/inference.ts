@@ -14,6 +14,7 @@ import { badInput, ServingError, tooLarge } from '../errors.js';
 import { seldonPredict } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
 import type { RestProtocol } from './context.js';
+import { InflightBudget } from './inflight.js';
 import { errorBody, parseJson } from './context.js';
 
 export interface Reply {
@@ -107,6 +108,12 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(body);
 }
 
+/** Body bytes one request holds against the in-flight budget. */
+interface Held {
+  bytes: number;
+  reserve(n: number): void;
+}
+
 /** Request body encodings decoded on every route (tritonclient's request_compression_algorithm sends them). */
 export function decoderFor(encoding: string | undefined): Transform | undefined {
   const e = (encoding ?? 'identity').trim().toLowerCase();
@@ -121,10 +128,11 @@ export function decoderFor(encoding: string | undefined): Transform | undefined 
  * Reads the body up to `limit` bytes after decoding (a small gzip bomb still gets 413, never the memory); past
  * the limit, stops reading and answers 413 without buffering the rest.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number, held: Held): Promise<Buffer> {
   const decoder = decoderFor(req.headers['content-encoding']);
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (!decoder && declared > limit) return Promise.reject(tooLarge(`request body of ${declared} bytes exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
+  if (!decoder && declared > 0) held.reserve(declared); // refused before a byte is buffered
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -140,6 +148,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         reject(tooLarge(`request body exceeds the limit of ${limit} bytes${decoder ? ' once decoded' : ''} (MODELFLEET_MAX_BODY_SIZE)`));
         return;
       }
+      try {
+        if (size > held.bytes) held.reserve(size - held.bytes); // undeclared or decoded bodies: as they grow
+      } catch (err) {
+        req.pause();
+        decoder?.destroy();
+        reject(err);
+        return;
+      }
       chunks.push(c);
     });
     source.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
@@ -151,9 +167,12 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** Returns a node:http request listener: inference routes here, everything else to `fallback` (express). */
 export function withInferenceRoutes(
   ctx: ServerContext,
-  maxBodyBytes: number,
+  limits: { maxBodyBytes: number; maxInflightBytes: number },
   fallback: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const { maxBodyBytes } = limits;
+  // One body of the largest size always fits when nothing else is in flight.
+  const budget = new InflightBudget(Math.max(limits.maxInflightBytes, maxBodyBytes));
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -161,7 +180,7 @@ export function withInferenceRoutes(
     for (const route of ROUTES) {
       const match = route.pattern.exec(path);
       if (match && route.methods.includes(req.method ?? '')) {
-        void serve(ctx, route, req, res, match, q < 0 ? '' : url.slice(q + 1), maxBodyBytes);
+        void serve(ctx, route, req, res, match, q < 0 ? '' : url.slice(q + 1), maxBodyBytes, budget);
         return;
       }
     }
@@ -177,11 +196,20 @@ async function serve(
   match: RegExpExecArray,
   query: string,
   maxBodyBytes: number,
+  budget: InflightBudget,
 ): Promise<void> {
   const { protocol, endpoint } = route;
   const end = ctx.metrics.duration.startTimer({ protocol, endpoint });
   ctx.plane.begin();
+  const held: Held = {
+    bytes: 0,
+    reserve(n) {
+      budget.take(n);
+      this.bytes += n;
+    },
+  };
   res.once('close', () => {
+    budget.give(held.bytes);
     ctx.plane.end();
     end();
     ctx.metrics.requests.inc({ protocol, endpoint, code: String(res.statusCode) });
@@ -189,14 +217,15 @@ async function serve(
   if (ctx.plane.state === 'stopping') res.setHeader('connection', 'close');
   let reply: Reply;
   try {
-    const body = await readBody(req, maxBodyBytes);
+    const body = await readBody(req, maxBodyBytes, held);
     reply = await route.handle(ctx, req, body, match, query);
   } catch (err) {
     const { status, body } = errorBody(protocol, err);
     if (status >= 500) ctx.log.error(`${protocol} request failed: ${(err as Error).message}`);
     reply = json(body, status);
-    // An unread body (413) must not be parsed as the next request on this connection.
+    // An unread body (413, 503) must not be parsed as the next request on this connection.
     if (!req.readableEnded) reply.headers = { connection: 'close' };
+    if (status === 503) reply.headers = { ...reply.headers, 'retry-after': '1' };
   }
   send(res, reply);
 }
