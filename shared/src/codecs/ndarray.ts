@@ -1,4 +1,5 @@
 import { badInput } from '../errors.js';
+import { DecodedArray } from './ndarray-scan.js';
 import type { Tensor } from '../tensor.js';
 import { elementCount, fromNumbers, inferDatatype } from '../tensor.js';
 
@@ -50,6 +51,7 @@ export function flatten(value: unknown, shape: readonly number[], what: string):
  * (numpy's np.array does the same promotion).
  */
 export function ndarrayToTensor(value: unknown, name: string, what = 'ndarray'): Tensor {
+  if (value instanceof DecodedArray) return { name, datatype: 'FP64', shape: value.shape, data: value.data };
   if (!Array.isArray(value)) throw badInput(`${what} must be a JSON list`);
   const fast = numericMatrix(value);
   if (fast) return { name, datatype: 'FP64', shape: [value.length, fast.length / value.length || 0], data: fast };

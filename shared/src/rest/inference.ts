@@ -8,6 +8,8 @@ import { BINARY_HEADER, decodeV2Request, encodeV2Response } from '../codecs/v2.j
 import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
 import { parseSeldonMultipart } from '../codecs/seldon-multipart.js';
 import { stringify } from '../codecs/json-numbers.js';
+import { LARGE_BODY, scanSeldonNdarray } from '../codecs/ndarray-scan.js';
+import { parsePythonJson } from '../codecs/json-text.js';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { badInput, ServingError, tooLarge } from '../errors.js';
@@ -48,6 +50,10 @@ export async function seldonBody(req: IncomingMessage, body: Buffer, query: stri
       if (field === null) throw badInput('form body has no "json" field');
       return parseJson(Buffer.from(field), true);
     }
+  }
+  if (body.length >= LARGE_BODY) {
+    const scanned = scanSeldonNdarray(body, parsePythonJson);
+    if (scanned) return scanned;
   }
   return parseJson(body, true);
 }
@@ -98,10 +104,11 @@ const ROUTES: InferenceRoute[] = [
 ];
 
 function send(res: ServerResponse, reply: Reply): void {
-  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+  const { body } = reply;
   res.writeHead(reply.status, {
     'content-type': reply.contentType,
-    'content-length': body.length,
+    // Written as the string itself: no second copy of a large answer as a Buffer.
+    'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
     'access-control-allow-origin': '*',
     ...reply.headers,
   });
