@@ -294,3 +294,25 @@ describe('item 10: a budget for request bytes in flight (MODELFLEET_MAX_INFLIGHT
     assert.equal(later.status, 200, await later.text());
   });
 });
+
+describe("item 5 (REST part): KServe's model list and Triton's model configuration", () => {
+  test('GET /v2/models lists the model; GET /v2/models/m[/versions/v]/config describes it as Triton does', async () => {
+    const list = (await (await fetch(`${iris.url}/v2/models`)).json()) as any;
+    assert.deepEqual(list, { models: ['iris'] });
+    const md = (await (await fetch(`${iris.url}/v2/models/iris`)).json()) as any;
+    for (const p of ['/v2/models/iris/config', '/v2/models/iris/versions/1/config']) {
+      const r = await fetch(`${iris.url}${p}`);
+      const config = (await r.json()) as any;
+      assert.equal(r.status, 200, JSON.stringify(config));
+      assert.equal(config.name, 'iris');
+      assert.ok(config.max_batch_size > 0, 'the metadata batch dimension is -1');
+      assert.deepEqual(config.input, [{ name: md.inputs[0].name, data_type: `TYPE_${md.inputs[0].datatype}`, dims: md.inputs[0].shape.slice(1) }]);
+      assert.deepEqual(config.output.map((o: any) => o.name), md.outputs.map((o: any) => o.name));
+    }
+    const unknown = await fetch(`${iris.url}/v2/models/nope/config`);
+    assert.equal(unknown.status, 404);
+    const server = (await (await fetch(`${iris.url}/v2`)).json()) as any;
+    assert.ok(!server.extensions.includes('statistics'), 'statistics is not advertised: /v2/models/m/stats is not served');
+    assert.ok(server.extensions.includes('model_configuration'));
+  });
+});

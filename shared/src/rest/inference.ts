@@ -122,7 +122,7 @@ interface Held {
 }
 
 /** Request body encodings decoded on every route (tritonclient's request_compression_algorithm sends them). */
-export function decoderFor(encoding: string | undefined): Transform | undefined {
+function decoderFor(encoding: string | undefined): Transform | undefined {
   const e = (encoding ?? 'identity').trim().toLowerCase();
   if (e === 'identity' || e === '') return undefined;
   if (e === 'gzip' || e === 'x-gzip') return createGunzip();
