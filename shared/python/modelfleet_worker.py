@@ -175,4 +175,9 @@ def encode(results):
 
 
 if __name__ == "__main__":
-    Bridge(3, 4).serve()
+    try:
+        Bridge(3, 4).serve()
+    except BrokenPipeError:
+        # The server closed our pipe: it is stopping, or another worker's failed load already stopped the start-up
+        # and reported why. A traceback here would only bury that message.
+        os._exit(0)

@@ -1,4 +1,4 @@
-import { notFound, notReady, ServingError } from './errors.js';
+import { badInput, notFound, notReady, ServingError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { SeldonComponent } from './seldon/component.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName } from './runtime.js';
@@ -103,6 +103,7 @@ export class DataPlane {
   async infer(request: InferenceRequest, protocol: ProtocolName): Promise<InferenceResponse> {
     const runtime = this.loaded();
     if (!request.outputs?.length) request.outputs = runtime.defaultOutputs(protocol).map((name) => ({ name }));
+    if (request.inputs.length > 1 && !runtime.acceptsExtraInputs) refuseUnknownInputs(request, runtime.metadata());
     return runtime.infer(request);
   }
 
@@ -135,5 +136,20 @@ export class DataPlane {
     }
     if (this.inflight > 0) this.log.warn(`stopping with ${this.inflight} request(s) still in flight after ${timeoutMs} ms`);
     await this.runtime?.unload();
+  }
+}
+
+/**
+ * Several tensors for a model: each must be one it declares, or it would be silently ignored (a single-input model
+ * takes one tensor whatever its name; models that declare no inputs take what they are given).
+ */
+function refuseUnknownInputs(request: InferenceRequest, md: ModelMetadata): void {
+  if (!md.inputs.length) return;
+  const declared = new Set(md.inputs.map((i) => i.name));
+  const unknown = md.inputs.length === 1 && !request.inputs.some((t) => declared.has(t.name)) ? request.inputs.slice(1) : request.inputs.filter((t) => !declared.has(t.name));
+  if (unknown.length) {
+    throw badInput(
+      `input ${unknown.map((t) => `"${t.name}"`).join(', ')} is not an input of model ${md.name}, which takes ${md.inputs.length} input(s): ${[...declared].join(', ')}`,
+    );
   }
 }

@@ -60,6 +60,11 @@ export function httpStatusOf(e: ServingError): number {
 
 export function asServingError(err: unknown): ServingError {
   if (err instanceof ServingError) return err;
+  // Only a request can nest deep enough to exhaust the stack (100,000 levels of [ or {): the client's fault.
+  if (err instanceof RangeError && /call stack/.test(err.message)) {
+    return new ServingError('bad_input', 'the request is nested too deeply to process', { cause: err });
+  }
+  if (err instanceof URIError) return new ServingError('bad_input', `malformed percent-encoding in the path: ${err.message}`, { cause: err });
   const message = err instanceof Error ? err.message : String(err);
   return new ServingError('internal', message, { cause: err });
 }

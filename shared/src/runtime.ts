@@ -48,4 +48,6 @@ export interface ModelRuntime {
   unload(): Promise<void>;
   /** Message-level Seldon hooks, for runtimes that answer Seldon calls themselves (the Python language wrapper). */
   readonly seldon?: SeldonComponent;
+  /** Inputs the metadata does not declare are dropped rather than refused (MLflow's schema enforcement does so). */
+  readonly acceptsExtraInputs?: boolean;
 }

@@ -169,9 +169,18 @@ export async function serveModels(serving: Serving): Promise<RunningServer> {
     requestLog: serving.requestLogging?.server,
   };
   const app = createRestApp(ctx, { maxBodyBytes: settings.maxBodyBytes, routes: serving.routes });
-  const inference = withInferenceRoutes(ctx, settings.maxBodyBytes, app);
+  const inference = withInferenceRoutes(ctx, { maxBodyBytes: settings.maxBodyBytes, maxInflightBytes: settings.maxInflightBytes }, app);
   const listener = serving.explain ? withExplainRoutes(ctx, serving.explain, settings.maxBodyBytes, inference) : inference;
-  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, listener);
+  const httpServer = http.createServer(
+    {
+      keepAliveTimeout: 65_000,
+      // Node's defaults (60 s for headers, 5 min for a request, checked every 30 s) let slow clients hold memory.
+      headersTimeout: settings.headersTimeoutMs,
+      requestTimeout: Math.max(settings.requestTimeoutMs, settings.headersTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, settings.headersTimeoutMs),
+    },
+    listener,
+  );
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);
   const grpcServer: GrpcServer | undefined = settings.grpcPort !== undefined ? createGrpcServer(ctx, settings.grpcMaxMessageBytes) : undefined;

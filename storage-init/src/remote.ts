@@ -8,7 +8,7 @@ import { StorageError } from './errors.js';
 import { MARKER, STAGING_PREFIX, isComplete, listFiles, readMarker, writeMarker } from './marker.js';
 import { cacheDirFor } from './paths.js';
 import { Progress, mib } from './progress.js';
-import { mapLimit, withRetry } from './retry.js';
+import { mapLimit, PermanentError, withRetry } from './retry.js';
 
 /** One object to fetch: its remote key and where it lands relative to the destination. */
 export interface RemoteObject {
@@ -29,6 +29,8 @@ export interface Backend {
   open(obj: RemoteObject): Promise<{ body: Readable; size?: number }>;
   /** One line saying what went wrong, naming bucket, object and credential where it can. */
   explain(err: unknown): string;
+  /** Where the objects come from (endpoint and bucket), for the deadline's message. */
+  describe?(): string;
   close?(): void;
 }
 
@@ -55,7 +57,7 @@ export async function fetchRemote(uri: string, backend: Backend, options: Remote
   try {
     const content = path.join(staging, 'content');
     await mkdir(content);
-    await download(uri, backend, staging, content, options);
+    await withDeadline(download(uri, backend, staging, content, options), deadlineMs(env), backend, uri);
     const files = await listFiles(content);
     if (explicit) {
       await commitInto(target, content);
@@ -80,10 +82,49 @@ export async function fetchRemote(uri: string, backend: Backend, options: Remote
   }
 }
 
+/**
+ * The whole fetch must end within STORAGE_INIT_DEADLINE_SECONDS (default 1800): an init container that never exits
+ * keeps its pod in Init forever, whatever the per-request timeouts and retries add up to.
+ */
+function deadlineMs(env: NodeJS.ProcessEnv): number {
+  return (Number(env.STORAGE_INIT_DEADLINE_SECONDS) || 1800) * 1000;
+}
+
+async function withDeadline(work: Promise<void>, ms: number, backend: Backend, uri: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      backend.close?.(); // ends the sockets still waiting, so nothing keeps writing into the staging folder
+      reject(new StorageError(`${uri}: gave up after ${ms / 1000} s (STORAGE_INIT_DEADLINE_SECONDS): ${backend.describe?.() ?? 'the storage'} did not deliver the model in time`, uri));
+    }, ms);
+  });
+  work.catch(() => undefined); // after the deadline its own failure is no longer news
+  try {
+    await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Two keys where one is a folder of the other (m/a and m/a/b) cannot both land on a file system. */
+function checkConflicts(objects: readonly RemoteObject[]): void {
+  const files = new Set(objects.map((o) => o.rel));
+  for (const o of objects) {
+    for (let i = o.rel.indexOf('/'); i > 0; i = o.rel.indexOf('/', i + 1)) {
+      const dir = o.rel.slice(0, i);
+      if (files.has(dir)) {
+        const other = objects.find((x) => x.rel === dir)!;
+        throw new PermanentError(`keys "${other.key}" and "${o.key}" conflict: "${dir}" would have to be both a file and a folder`);
+      }
+    }
+  }
+}
+
 async function download(uri: string, backend: Backend, staging: string, content: string, options: RemoteOptions): Promise<void> {
   const { env, log } = options;
   const listing = await withRetry(() => backend.list(), { log, what: `listing ${uri}` });
   const { objects } = listing;
+  checkConflicts(objects);
   const total = objects.reduce((a, o) => a + (o.size ?? 0), 0);
   log?.(`fetching ${uri}: ${objects.length} object${objects.length === 1 ? '' : 's'}${total ? `, ${mib(total)}` : ''}`);
   const progress = new Progress(total, objects.length, log);
@@ -117,6 +158,7 @@ async function downloadOne(
   log?: (m: string) => void,
 ): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
+  let lastWritten = 0;
   await withRetry(
     async () => {
       let written = 0;
@@ -149,11 +191,23 @@ async function downloadOne(
         }
       } catch (err) {
         progress.remove(written);
+        lastWritten = written;
         throw err;
       }
     },
     { log, what: `download of ${obj.key}` },
-  );
+  ).catch((err: unknown) => {
+    // Said as what happened, not as an unreachable endpoint: the object arrived short on every try.
+    const expected = obj.size;
+    const code = (err as { code?: string })?.code;
+    if (code === 'SIZE_MISMATCH' || (expected !== undefined && lastWritten > 0 && lastWritten < expected)) {
+      throw new PermanentError(
+        `object "${obj.key}" was cut short on every try: received ${lastWritten} of the ${expected ?? '?'} bytes listed${code && code !== 'SIZE_MISMATCH' ? ` (${code})` : ''}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  });
 }
 
 /** Moves each top-level entry of `content` into `dest`, replacing same-named ones and the previous model's files. */

@@ -124,7 +124,10 @@ export function s3Client(s: S3Settings, sockets: number): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: new NodeHttpHandler({
       connectionTimeout: s.connectTimeoutMs,
+      // Without throwOnRequestTimeout the SDK only warns: an endpoint that accepts and never answers hung forever.
       requestTimeout: s.readTimeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: s.readTimeoutMs,
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: sockets }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: sockets, rejectUnauthorized: s.verifySsl, ca }),
     }),
@@ -231,9 +234,17 @@ export class S3Backend implements Backend {
         ? `access denied to an anonymous request for bucket "${this.bucket}" at ${where}: set ${setKeys}`
         : `access denied to the credentials from ${s.keySource ?? 'the default AWS chain'} for bucket "${this.bucket}" at ${where}`;
     }
+    if (name === 'TimeoutError' || (err as { code?: string })?.code === 'ETIMEDOUT') {
+      return `${where} accepted the connection but did not answer within ${s.readTimeoutMs / 1000} s (S3_READ_TIMEOUT) for bucket "${this.bucket}"`;
+    }
     const net = networkCode(err);
     if (net) return `cannot reach ${where} (${net}) for bucket "${this.bucket}"`;
     return `${name || 'error'}${code ? ` (HTTP ${code})` : ''}: ${e?.message ?? String(err)} (bucket "${this.bucket}", ${where})`;
+  }
+
+  describe(): string {
+    const s = this.settings;
+    return `${s.endpoint ? `endpoint ${s.endpoint}` : `AWS S3 (region ${s.region})`} (bucket "${this.bucket}")`;
   }
 
   close(): void {

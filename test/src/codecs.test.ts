@@ -25,7 +25,7 @@ test('V2 JSON: INT64 data must be integers, BOOL true/false, nested data flatten
   const r = decodeV2Request(Buffer.from(JSON.stringify({ inputs: [{ name: 'a', shape: [2, 2], datatype: 'INT64', data: [[1, 2], [3, 4]] }, { name: 'b', shape: [2], datatype: 'BOOL', data: [true, false] }] })));
   assert.deepEqual(Array.from(r.inputs[0].data as BigInt64Array), [1n, 2n, 3n, 4n]);
   assert.deepEqual(Array.from(r.inputs[1].data as Uint8Array), [1, 0]);
-  assert.throws(() => decodeV2Request(Buffer.from(JSON.stringify({ inputs: [{ name: 'a', shape: [1], datatype: 'INT64', data: [1.5] }] }))), /must be integers/);
+  assert.throws(() => decodeV2Request(Buffer.from(JSON.stringify({ inputs: [{ name: 'a', shape: [1], datatype: 'INT64', data: [1.5] }] }))), /INT64 value 1.5 is not an integer/);
 });
 
 test('ndarray: rows of numbers take the direct Float64Array path, everything else the general one, same answers', () => {

@@ -60,9 +60,9 @@ describe('Seldon services', () => {
     assert.equal(r.md.name, 'iris');
     assert.equal(r.md.platform, 'sklearn');
     assert.deepEqual(r.md.inputs[0].shape, ['-1', '4']);
-    assert.deepEqual(r.fb.data.tensor.shape, [0]);
+    assert.deepEqual(r.fb.data.ndarray, []); // as Seldon's prepackaged servers answer
     assert.deepEqual(r.ti.data.ndarray, [[1, 2]]);
-    assert.equal(r.route.error, 'UNIMPLEMENTED');
+    assert.equal(r.route.error, 'INVALID_ARGUMENT'); // Seldon: 400 MICROSERVICE_BAD_DATA
     const metrics = await (await fetch(`${server.metricsUrl}/prometheus`)).text();
     assert.match(metrics, /seldon_api_model_feedback_reward_total\{[^}]*\} 2/);
     assert.match(metrics, /modelfleet_requests_total\{protocol="seldon-grpc",endpoint="Predict",code="OK"/);
@@ -179,6 +179,18 @@ describe('V2 GRPCInferenceService', () => {
       { id: 'shape', call: 'infer', request: { model_name: 'iris', inputs: [{ name: 'x', datatype: 'FP64', shape: [2, 4], contents: { fp64_contents: IRIS_ROWS[0] } }] } },
       { id: 'type', call: 'infer', request: { model_name: 'iris', inputs: [{ name: 'x', datatype: 'FLOAT', shape: [1, 4], contents: { fp64_contents: IRIS_ROWS[0] } }] } },
       { id: 'garbage', call: 'garbage', method: '/inference.GRPCInferenceService/ModelInfer', bytes: Buffer.from([0x2a, 0xff, 0xff, 0xff, 0x0f]).toString('base64') },
+      { id: 'int8', call: 'infer', request: { model_name: 'iris', inputs: [{ name: 'x', datatype: 'INT8', shape: [1, 4], contents: { int_contents: [300, 1, 2, 3] } }] } },
+      {
+        id: 'extra',
+        call: 'infer',
+        request: {
+          model_name: 'iris',
+          inputs: [
+            { name: 'input-0', datatype: 'FP64', shape: [1, 4], contents: { fp64_contents: IRIS_ROWS[0] } },
+            { name: 'extra', datatype: 'FP64', shape: [1, 4], contents: { fp64_contents: IRIS_ROWS[0] } },
+          ],
+        },
+      },
     ]);
     assert.equal(r.live.live, true);
     assert.equal(r.meta.name, 'modelfleet');
@@ -189,6 +201,10 @@ describe('V2 GRPCInferenceService', () => {
     assert.match(r.shape.details, /needs 8 elements, got 4/);
     assert.equal(r.type.error, 'INVALID_ARGUMENT');
     assert.equal(r.garbage.error, 'INVALID_ARGUMENT');
+    assert.equal(r.int8.error, 'INVALID_ARGUMENT'); // issue 16 item 8: a value outside its datatype
+    assert.match(r.int8.details, /input x: INT8 value 300 is outside INT8's range/);
+    assert.equal(r.extra.error, 'INVALID_ARGUMENT'); // an input the model does not take is named, not ignored
+    assert.match(r.extra.details, /input "extra" is not an input of model iris/);
   });
 });
 

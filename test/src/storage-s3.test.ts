@@ -10,6 +10,10 @@ import { tarball, zipball, renameInZip } from './helpers/archives.js';
 import { startFlakyProxy, type LoopbackServer } from './helpers/faults.js';
 import { S3RVER_KEY, S3RVER_SECRET, startS3, type S3Fixture } from './helpers/s3.js';
 import { bytes, logSink, readTree, sha256, tempDir } from './helpers/tree.js';
+import { REPO, runToExit } from './helpers/server.js';
+import net from 'node:net';
+
+const CLI_STORAGE = `${REPO}storage-init/dist/cli.js`;
 
 const MiB = 1024 * 1024;
 
@@ -49,6 +53,8 @@ describe('storage-init s3:// (s3rver)', () => {
     await s3.put('models', 'evil-zip/model.zip', renameInZip(await zipball({ 'ok.txt': 'fine', 'aa/evil.txt': 'no' }), 'aa/evil.txt', '../evil.txt'));
     await s3.put('models', 'big/weights.bin', big);
     await s3.put('public', 'iris/model.joblib', 'public model');
+    await s3.put('models', 'conflict/m/a', 'a file');
+    await s3.put('models', 'conflict/m/a/b', 'a file under a folder of the same name');
   });
   after(async () => {
     await s3?.close();
@@ -215,6 +221,25 @@ describe('storage-init s3:// (s3rver)', () => {
       assert.deepEqual(gets.map((r) => r.failed), [503, undefined]);
     });
 
+    it('a download cut short on every try is reported as such, naming the object and the bytes received', async () => {
+      const isGet = (r: { method: string; path: string }) => r.method === 'GET' && r.path === '/models/big/weights.bin';
+      const fault = { kind: 'truncate' as const, times: 100, match: isGet };
+      proxy.faults.push(fault);
+      try {
+        await assert.rejects(
+          fetchModel('s3://models/big/weights.bin', { dest: dest(), env: env({ AWS_ENDPOINT_URL: proxy.url }) }),
+          (err: Error) => {
+            assert.ok(err instanceof StorageError);
+            assert.match(err.message, /object "big\/weights\.bin" was cut short on every try: received \d+ of the 104857600 bytes listed/);
+            assert.doesNotMatch(err.message, /cannot reach/);
+            return true;
+          },
+        );
+      } finally {
+        fault.times = 0;
+      }
+    });
+
     it('retries a download cut off half-way, and the size check catches the short file', async () => {
       const d = dest();
       const from = proxy.requests.length;
@@ -225,6 +250,48 @@ describe('storage-init s3:// (s3rver)', () => {
       assert.equal(sha256((await readTree(d))['weights.bin']), sha256(big));
       assert.deepEqual(proxy.requests.slice(from).filter(isGet).map((r) => r.failed), ['truncate', undefined]);
       assert.ok(lines.some((l) => /retry 1\/3/.test(l)), lines.join('\n'));
+    });
+  });
+
+  it('keys m/a and m/a/b are a named conflict, not EISDIR', async () => {
+    await assert.rejects(fetchModel('s3://models/conflict/m', { dest: dest(), env: env() }), /keys "conflict\/m\/a" and "conflict\/m\/a\/b" conflict/);
+  });
+
+  describe('an endpoint that accepts connections and never answers (issue 16 item 13)', () => {
+    let hole: net.Server;
+    let url: string;
+    const sockets: net.Socket[] = [];
+    before(async () => {
+      hole = net.createServer((s) => {
+        sockets.push(s);
+        s.on('error', () => undefined);
+      });
+      await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+      url = `http://127.0.0.1:${(hole.address() as net.AddressInfo).port}`;
+    });
+    after(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hole.close(r));
+    });
+
+    it('times out (S3_READ_TIMEOUT) through the retries and names the endpoint', async () => {
+      await assert.rejects(
+        fetchModel('s3://models/sklearn/iris', { dest: dest(), env: env({ AWS_ENDPOINT_URL: url, S3_READ_TIMEOUT: '1', S3_MAX_ATTEMPTS: '1' }) }),
+        new RegExp(`endpoint ${url.replace(/\./g, '\\.')} accepted the connection but did not answer within 1 s`),
+      );
+    });
+
+    it('the overall deadline (STORAGE_INIT_DEADLINE_SECONDS) stops the CLI with a non-zero exit naming the endpoint', async () => {
+      const started = Date.now();
+      const { code, output } = await runToExit(
+        [CLI_STORAGE, 's3://models/sklearn/iris', dest()],
+        { ...env({ AWS_ENDPOINT_URL: url, STORAGE_INIT_DEADLINE_SECONDS: '3' }) } as Record<string, string>,
+        120_000,
+      );
+      assert.equal(code, 1, output);
+      assert.match(output, /gave up after 3 s \(STORAGE_INIT_DEADLINE_SECONDS\)/);
+      assert.match(output, new RegExp(`endpoint ${url.replace(/\./g, '\\.')}`));
+      assert.ok(Date.now() - started < 60_000, 'it stopped at the deadline, not after the default timeouts');
     });
   });
 

@@ -47,6 +47,9 @@ function asTable(outputs: Tensor[]): Tensor | undefined {
 }
 
 export class MlflowRuntime implements ModelRuntime {
+  /** MLflow's schema enforcement drops columns the signature does not name. */
+  readonly acceptsExtraInputs = true;
+
   constructor(private readonly opts: MlflowRuntimeOptions) {}
 
   async load(): Promise<void> {

@@ -176,6 +176,7 @@ function pythonRuntime(file: string, ctx: RuntimeContext, defaultOutputs: (p: Pr
     maxQueue: ctx.maxQueue,
     // Estimators predict row by row, so queued requests can share one call.
     maxBatchRows: ctx.maxBatchRows,
+    probeOutputs: true,
     log: ctx.log,
     defaultOutputs,
     describe,

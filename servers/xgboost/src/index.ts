@@ -72,6 +72,7 @@ async function createRuntime(ctx: RuntimeContext): Promise<ModelRuntime> {
       outputs: info.outputs.map((name) => ({ name, datatype: name === 'predict' ? 'INT64' : 'FP32', shape: [-1] })),
       parameters: { objective: info.objective, xgboost_version: info.library_version },
     }),
+    probeOutputs: true,
     log: ctx.log,
   });
 }

@@ -1,12 +1,17 @@
 import { badInput } from '../errors.js';
+import { DecodedArray } from './ndarray-scan.js';
 import type { Tensor } from '../tensor.js';
 import { elementCount, fromNumbers, inferDatatype } from '../tensor.js';
 
-/** Shape of a nested JSON array, checking it is rectangular (numpy would build an object array otherwise). */
-export function nestedShape(value: unknown): number[] {
+/** numpy's limit on dimensions (NPY_MAXDIMS): deeper lists are refused before any recursive walk. */
+export const MAX_RANK = 32;
+
+/** Shape of a nested JSON array (flatten checks it is rectangular: numpy would build an object array otherwise). */
+export function nestedShape(value: unknown, what = 'data'): number[] {
   const shape: number[] = [];
   let v = value;
   while (Array.isArray(v)) {
+    if (shape.length === MAX_RANK) throw badInput(`${what} is nested deeper than ${MAX_RANK} levels (numpy's limit on dimensions)`);
     shape.push(v.length);
     if (v.length === 0) break;
     v = v[0];
@@ -46,10 +51,11 @@ export function flatten(value: unknown, shape: readonly number[], what: string):
  * (numpy's np.array does the same promotion).
  */
 export function ndarrayToTensor(value: unknown, name: string, what = 'ndarray'): Tensor {
+  if (value instanceof DecodedArray) return { name, datatype: 'FP64', shape: value.shape, data: value.data };
   if (!Array.isArray(value)) throw badInput(`${what} must be a JSON list`);
   const fast = numericMatrix(value);
   if (fast) return { name, datatype: 'FP64', shape: [value.length, fast.length / value.length || 0], data: fast };
-  const shape = nestedShape(value);
+  const shape = nestedShape(value, what);
   const flat = flatten(value, shape, what);
   for (const v of flat) {
     if (v !== null && typeof v === 'object') throw badInput(`${what} elements must be numbers, strings or booleans`);

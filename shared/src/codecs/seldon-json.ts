@@ -28,6 +28,8 @@ export interface SeldonInput {
   strData?: string;
   binData?: Uint8Array;
   meta: SeldonMeta;
+  /** The data was 1-D (decoded as one row): an identity answer (transforms) keeps it 1-D. */
+  oneD?: boolean;
 }
 
 export const SELDON_INPUT_NAME = 'input-0';
@@ -57,10 +59,11 @@ export function decodeSeldonMessage(msg: unknown): SeldonInput {
     } else {
       throw badInput('"data" holds none of ndarray, tensor, tftensor');
     }
-    if (tensor.shape.length === 1) tensor.shape = [1, tensor.shape[0]];
+    const oneD = tensor.shape.length === 1;
+    if (oneD) tensor.shape = [1, tensor.shape[0]];
     // Column names travel with the tensor: runtimes with several named inputs (ONNX) feed columns by name.
     if (names.length) tensor.parameters = { ...tensor.parameters, names };
-    return { form, names, tensor, meta };
+    return { form, names, tensor, meta, ...(oneD ? { oneD } : {}) };
   }
   if (m.jsonData !== undefined) return { form: 'jsonData', names: [], jsonData: m.jsonData, meta };
   if (typeof m.strData === 'string') return { form: 'strData', names: [], strData: m.strData, meta };
@@ -104,20 +107,22 @@ export function encodeSeldonData(output: Tensor, requestForm: SeldonForm, rawJso
   else if (dataForm) form = requestForm;
   else form = 'tensor';
   if (form === 'tensor') {
-    const values = (rawJson ? numericJson(output, false) : undefined) ?? jsonValues(output).map((v) => (typeof v === 'boolean' ? Number(v) : v));
+    const values = (rawJson ? numericJson(output, false, true) : undefined) ?? jsonValues(output).map((v) => (typeof v === 'boolean' ? Number(v) : v));
     return { names, tensor: { shape: output.shape, values } };
   }
   if (form === 'tftensor') return { names, tftensor: tensorToTftensor(output) };
-  return { names, ndarray: (rawJson ? numericJson(output, true) : undefined) ?? nest(jsonValues(output), output.shape) };
+  return { names, ndarray: (rawJson ? numericJson(output, true, true) : undefined) ?? nest(jsonValues(output), output.shape) };
 }
 
-/** Response meta: puid echoed if sent, tags and metrics carried, this unit added to requestPath. */
+/**
+ * Response meta: puid echoed if sent, tags and metrics carried, this unit added to requestPath. `routing` is not
+ * echoed: Seldon's wrapper does not (the graph executor records routing itself).
+ */
 export function responseMeta(request: SeldonMeta, unit?: { id: string; image: string }, tags?: Record<string, unknown>): SeldonMeta {
   const meta: SeldonMeta = {};
   if (request.metrics) meta.metrics = request.metrics;
   if (request.puid) meta.puid = request.puid;
   if (unit || request.requestPath) meta.requestPath = { ...request.requestPath, ...(unit ? { [unit.id]: unit.image } : {}) };
-  if (request.routing) meta.routing = request.routing;
   if (request.tags || tags) meta.tags = { ...request.tags, ...tags };
   return meta;
 }

@@ -4,6 +4,7 @@
  */
 import busboy from 'busboy';
 import { badInput } from '../errors.js';
+import { parsePythonJson } from './json-text.js';
 
 export function parseSeldonMultipart(body: Buffer, contentType: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -22,7 +23,7 @@ export function parseSeldonMultipart(body: Buffer, contentType: string): Promise
         return;
       }
       try {
-        message[name] = JSON.parse(value);
+        message[name] = parsePythonJson(value);
       } catch (e) {
         reject(badInput(`multipart field "${name}" is not JSON: ${(e as Error).message}`));
       }

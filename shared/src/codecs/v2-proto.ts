@@ -9,6 +9,7 @@ import type { InferenceRequest, InferenceResponse, ModelMetadata } from '../runt
 import type { Datatype, NumericArray, Parameters, Tensor } from '../tensor.js';
 import { elementCount, fromNumbers, isDatatype } from '../tensor.js';
 import { decodeRaw, encodeRaw } from './raw.js';
+import { checkIntegers } from './int-ranges.js';
 
 type Obj = Record<string, any>;
 
@@ -75,6 +76,8 @@ export function decodeV2Proto(m: Obj): { request: InferenceRequest; raw: boolean
     const values: unknown[] = t.contents?.[field] ?? [];
     const count = elementCount(shape);
     if (values.length !== count) throw badInput(`input ${name}: shape [${shape}] needs ${count} elements, got ${values.length} in ${field}`);
+    // int_contents / uint_contents are 32-bit: narrower datatypes must still hold their values.
+    if (datatype === 'INT8' || datatype === 'INT16' || datatype === 'UINT8' || datatype === 'UINT16') checkIntegers(name, datatype, values);
     const data: Tensor['data'] =
       datatype === 'BYTES'
         ? (values as Buffer[]).map((b) => new Uint8Array(b.buffer, b.byteOffset, b.length))

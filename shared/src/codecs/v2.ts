@@ -10,6 +10,8 @@ import { elementCount, fromNumbers, isDatatype } from '../tensor.js';
 import { numericJson, stringify } from './json-numbers.js';
 import { flatten, jsonValues, nestedShape } from './ndarray.js';
 import { decodeRaw, encodeRaw } from './raw.js';
+import { parseStrictJson } from './json-text.js';
+import { checkIntegers } from './int-ranges.js';
 
 export const BINARY_HEADER = 'inference-header-content-length';
 
@@ -28,7 +30,7 @@ export function decodeV2Request(body: Buffer, headerLength?: number): InferenceR
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(jsonPart.toString('utf8'));
+    parsed = parseStrictJson(jsonPart.toString('utf8'));
   } catch (e) {
     throw badInput(`invalid JSON: ${(e as Error).message}`);
   }
@@ -70,7 +72,8 @@ export function decodeV2Request(body: Buffer, headerLength?: number): InferenceR
     : undefined;
   const parameters = req.parameters && typeof req.parameters === 'object' ? (req.parameters as Parameters) : undefined;
   return {
-    ...(req.id !== undefined ? { id: String(req.id) } : {}),
+    // kserve's InferRequest.to_rest() sends "id": null for no id.
+    ...(req.id !== undefined && req.id !== null ? { id: String(req.id) } : {}),
     inputs,
     ...(outputs ? { outputs } : {}),
     ...(parameters ? { parameters } : {}),
@@ -79,7 +82,7 @@ export function decodeV2Request(body: Buffer, headerLength?: number): InferenceR
 
 function jsonData(name: string, datatype: Datatype, shape: number[], data: unknown, params?: Parameters): Tensor['data'] {
   const count = elementCount(shape);
-  const flat = Array.isArray(data) ? flatten(data, nestedShape(data), `input ${name} data`) : [data];
+  const flat = Array.isArray(data) ? flatten(data, nestedShape(data, `input ${name} data`), `input ${name} data`) : [data];
   if (flat.length !== count) throw badInput(`input ${name}: shape [${shape}] needs ${count} elements, got ${flat.length}`);
   switch (datatype) {
     case 'BYTES': {
@@ -90,12 +93,12 @@ function jsonData(name: string, datatype: Datatype, shape: number[], data: unkno
       }) as BytesArray;
     }
     case 'BOOL':
+      // JSON booleans only, as Triton and KServe take them: 0/1 or strings are refused.
       return fromNumbers(
         'BOOL',
         flat.map((v) => {
           if (typeof v === 'boolean') return v ? 1 : 0;
-          if (v === 0 || v === 1) return v;
-          throw badInput(`input ${name}: BOOL elements must be true or false`);
+          throw badInput(`input ${name}: BOOL elements must be true or false, got ${JSON.stringify(v)}`);
         }),
       );
     case 'FP16':
@@ -109,9 +112,7 @@ function jsonData(name: string, datatype: Datatype, shape: number[], data: unkno
       }
       return fromNumbers(datatype, flat);
     default:
-      for (const v of flat) {
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw badInput(`input ${name}: ${datatype} elements must be integers, got ${JSON.stringify(v)}`);
-      }
+      checkIntegers(name, datatype, flat);
       return fromNumbers(datatype, flat);
   }
 }

@@ -32,6 +32,12 @@ export interface Settings {
   /** Native engine: requests estimated to take at most this many microseconds run on the event loop. */
   inlineBudgetUs: number;
   maxBodyBytes: number;
+  /** Request body bytes all requests in flight may hold together; past it, 503 with Retry-After. */
+  maxInflightBytes: number;
+  /** A request's headers must arrive within this (slow-header clients are cut off with 408). */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this. */
+  requestTimeoutMs: number;
   drainTimeoutMs: number;
   identity: Identity;
   /** Set when PREDICTIVE_UNIT_ID is: responses add {id: image} to meta.requestPath as Seldon's wrapper does. */
@@ -132,6 +138,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     maxBatchTimeMs: seconds(env, 'MLSERVER_MODEL_MAX_BATCH_TIME') * 1000,
     inlineBudgetUs: int(env, ['MODELFLEET_INLINE_BUDGET_US'], 500),
     maxBodyBytes: parseSize(env.MODELFLEET_MAX_BODY_SIZE ?? '100mb', 'MODELFLEET_MAX_BODY_SIZE'),
+    maxInflightBytes: parseSize(env.MODELFLEET_MAX_INFLIGHT_BYTES ?? '256mb', 'MODELFLEET_MAX_INFLIGHT_BYTES'),
+    headersTimeoutMs: Math.max(1, int(env, ['MODELFLEET_HEADERS_TIMEOUT_SECONDS'], 10)) * 1000,
+    requestTimeoutMs: Math.max(1, int(env, ['MODELFLEET_REQUEST_TIMEOUT_SECONDS'], 60)) * 1000,
     drainTimeoutMs: int(env, ['MODELFLEET_DRAIN_TIMEOUT_SECONDS'], 20) * 1000,
     identity: {
       deploymentName: env.SELDON_DEPLOYMENT_ID ?? 'NOT_IMPLEMENTED',

@@ -4,8 +4,8 @@
  * its own message-level hooks (a user's Python class) answers them itself; any other runtime is served as a
  * prepackaged model: predict through the tensor seam, transforms as identity, no route or aggregate.
  */
-import { decodeSeldonMessage, emptyData, encodeSeldonData, responseMeta, type SeldonMeta } from '../codecs/seldon-json.js';
-import { badInput, ServingError } from '../errors.js';
+import { decodeSeldonMessage, encodeSeldonData, responseMeta, type SeldonMeta } from '../codecs/seldon-json.js';
+import { badInput } from '../errors.js';
 import type { DataPlane } from '../dataplane.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import type { EncodeOptions, SeldonComponent, SeldonFeedback, SeldonMessage } from '../seldon/component.js';
@@ -54,7 +54,8 @@ export async function seldonFeedback(ctx: SeldonContext, body: unknown): Promise
   const feedback = checkFeedback(body);
   if (feedback.reward) {
     ctx.metrics.feedback.inc({ method: 'feedback' });
-    ctx.metrics.feedbackReward.inc({ method: 'feedback' }, feedback.reward);
+    // A counter cannot go down: a negative reward (a penalty, which routers still get) is counted as feedback only.
+    if (feedback.reward > 0) ctx.metrics.feedbackReward.inc({ method: 'feedback' }, feedback.reward);
   }
   return seldonComponent(ctx).sendFeedback(feedback);
 }
@@ -75,6 +76,8 @@ export function checkFeedback(feedback: unknown): SeldonFeedback {
     if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) throw badInput(`Invalid JSON: feedback.${k} must be a SeldonMessage`);
   }
   if (reward !== undefined && reward !== null && typeof reward !== 'number') throw badInput('Invalid JSON: feedback.reward must be a number');
+  // 1e400 parses as Infinity: a counter cannot take it, and Seldon's float field cannot hold it either.
+  if (typeof reward === 'number' && !Number.isFinite(reward)) throw badInput(`Invalid JSON: feedback.reward must be a finite number, got ${reward}`);
   return feedback as SeldonFeedback;
 }
 
@@ -91,28 +94,35 @@ export class PrepackagedComponent implements SeldonComponent {
     return { data: encodeSeldonData(response.outputs[0], input.form, options?.rawJson ?? false), meta: responseMeta(input.meta, this.ctx.unit) };
   }
 
-  /** A prepackaged model has no transform hooks: Seldon's wrapper answers the message itself, path extended. */
-  async transformInput(message: SeldonMessage): Promise<SeldonMessage> {
+  /**
+   * A prepackaged model has no transform hooks: Seldon's wrapper answers the message itself, path extended, and (as
+   * it re-encodes the data) numeric data of rank >= 2 gains column names (the request's, else t:0..t:n-1).
+   */
+  async transformInput(message: SeldonMessage, options?: EncodeOptions): Promise<SeldonMessage> {
     const input = decodeSeldonMessage(message);
-    return { ...message, meta: responseMeta(input.meta, this.ctx.unit) };
+    const meta = responseMeta(input.meta, this.ctx.unit);
+    if (!input.tensor || input.oneD) return { ...message, meta };
+    const data = encodeSeldonData(input.tensor, input.form, options?.rawJson ?? false);
+    return { ...message, data, meta };
   }
 
-  transformOutput(message: SeldonMessage): Promise<SeldonMessage> {
-    return this.transformInput(message);
+  transformOutput(message: SeldonMessage, options?: EncodeOptions): Promise<SeldonMessage> {
+    return this.transformInput(message, options);
   }
 
+  /** Seldon's prepackaged servers answer route and aggregate with a 400 MICROSERVICE_BAD_DATA, not a 501. */
   async route(): Promise<SeldonMessage> {
-    throw new ServingError('unsupported', 'this model has no route method (it is not a router)', { reason: 'MICROSERVICE_NOT_IMPLEMENTED' });
+    throw badInput('Route not defined: this model is not a router');
   }
 
   async aggregate(): Promise<SeldonMessage> {
-    throw new ServingError('unsupported', 'this model has no aggregate method (it is not a combiner)', { reason: 'MICROSERVICE_NOT_IMPLEMENTED' });
+    throw badInput('Aggregate not defined: this model is not a combiner');
   }
 
-  /** Acknowledged with an empty tensor (the reward was counted by the handler). */
+  /** Acknowledged with an empty ndarray, as Seldon's prepackaged servers answer (the reward was counted by the handler). */
   async sendFeedback(feedback: SeldonFeedback): Promise<SeldonMessage> {
     const meta: SeldonMeta = (feedback.request?.meta as SeldonMeta | undefined) ?? {};
-    return { data: emptyData(), meta: responseMeta(meta, this.ctx.unit) };
+    return { data: { ndarray: [] }, meta: responseMeta(meta, this.ctx.unit) };
   }
 
   async healthStatus(): Promise<SeldonMessage> {

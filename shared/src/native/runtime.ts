@@ -7,6 +7,7 @@ import type { Parameters, Tensor } from '../tensor.js';
 import { asFloat64 } from '../tensor.js';
 import type { NativeTask, NativeTaskResult } from '../parallel/native-worker.js';
 import { NativeInputError } from './errors.js';
+import { probeOutputs } from '../output-probe.js';
 import type { NativeModel, NativeOutput } from './types.js';
 
 const WORKER = fileURLToPath(new URL('../parallel/native-worker.js', import.meta.url));
@@ -34,6 +35,7 @@ export interface NativeRuntimeOptions {
 export class NativeRuntime implements ModelRuntime {
   private pool?: Piscina;
   private usPerRow = 0;
+  private probed?: TensorMetadata[];
 
   constructor(private readonly opts: NativeRuntimeOptions) {}
 
@@ -61,6 +63,7 @@ export class NativeRuntime implements ModelRuntime {
       `native engine: ${opts.model.kind}, ${opts.model.nFeatures} features, outputs ${opts.model.outputNames.join(', ')}; ` +
         `${this.usPerRow.toPrecision(2)} us/row, so requests up to ${inlineRows} rows run inline, larger ones on ${opts.workers} worker thread(s)`,
     );
+    this.probed = await probeOutputs(this, opts.log);
   }
 
   async infer(request: InferenceRequest): Promise<InferenceResponse> {
@@ -110,7 +113,7 @@ export class NativeRuntime implements ModelRuntime {
       ...(this.opts.version ? { versions: [this.opts.version] } : {}),
       platform: this.opts.platform,
       inputs: [{ name: 'input-0', datatype: 'FP64', shape: [-1, model.nFeatures] }],
-      outputs: described.outputs,
+      outputs: this.probed ?? described.outputs,
       parameters: { engine: 'native', model_kind: model.kind, ...described.parameters },
     };
   }

@@ -11,6 +11,8 @@ export interface Job {
   reject: (err: unknown) => void;
   /** Set when the job must run alone. */
   solo?: boolean;
+  /** Set once a Python process died running it: a second death reaches the client. */
+  retried?: boolean;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { unavailable } from '../errors.js';
+import { ServingError } from '../errors.js';
 import { PythonExitedError, PythonProcess, type Frame } from './process.js';
 
 export interface PythonPoolOptions {
@@ -8,6 +8,13 @@ export interface PythonPoolOptions {
   /** The frame that loads the model in a fresh process; its `ok` reply is the model info. */
   loadFrame: Record<string, unknown>;
   log: Logger;
+}
+
+/** The Python process running a request died under it (503 if it reaches the client; the runtime retries once). */
+export class WorkerDiedError extends ServingError {
+  constructor(reason: string) {
+    super('unavailable', `the Python worker handling this request died (${reason}); it is being replaced, retry the request`);
+  }
 }
 
 /**
@@ -85,7 +92,7 @@ export class PythonPool {
     done.then(idle, idle);
     return done.catch((err: Error) => {
       if (err instanceof PythonExitedError) {
-        throw unavailable(`the Python worker handling this request died (${err.reason}); it is being replaced, retry the request`);
+        throw new WorkerDiedError(err.reason);
       }
       throw err;
     });

@@ -5,9 +5,10 @@ import type { Parameters, Tensor } from '../tensor.js';
 import { findPython } from './interpreter.js';
 import { JobQueue, type Job } from './batcher.js';
 import { splitOutputs, stackInputs } from '../batching/merge.js';
-import { PythonPool } from './pool.js';
+import { PythonPool, WorkerDiedError } from './pool.js';
 import type { PythonProcess } from './process.js';
 import { packNumeric, unpackNumeric, type FrameTensor } from './tensors.js';
+import { probeOutputs } from '../output-probe.js';
 
 /** What a loader's `info()` returns; servers add their own keys. */
 export interface PythonModelInfo {
@@ -33,6 +34,8 @@ export interface PythonRuntimeOptions {
   maxBatchRows: number;
   defaultOutputs(protocol: ProtocolName): string[];
   describe(info: PythonModelInfo): { inputs: TensorMetadata[]; outputs: TensorMetadata[]; parameters?: Parameters };
+  /** Pure numeric models (sklearn, xgboost): run a row of zeros at load so metadata declares the shapes answered. */
+  probeOutputs?: boolean;
   log: Logger;
 }
 
@@ -46,6 +49,7 @@ interface Answer {
 export class PythonRuntime implements ModelRuntime {
   private pool?: PythonPool;
   private info?: PythonModelInfo;
+  private probed?: TensorMetadata[];
   private readonly queue: JobQueue;
 
   constructor(private readonly opts: PythonRuntimeOptions) {
@@ -71,6 +75,7 @@ export class PythonRuntime implements ModelRuntime {
     pool.onIdle = () => this.dispatch();
     this.pool = pool;
     for (const w of this.info.warnings ?? []) opts.log.warn(`while loading: ${w}`);
+    if (opts.probeOutputs) this.probed = await probeOutputs(this, opts.log);
   }
 
   async infer(request: InferenceRequest): Promise<InferenceResponse> {
@@ -125,6 +130,15 @@ export class PythonRuntime implements ModelRuntime {
     try {
       job.resolve(await this.call(proc, job.inputs, job.outputs, job.parameters));
     } catch (err) {
+      // A prepackaged model's predict is idempotent: when the process dies under it (OOM kill, kill -9), it goes
+      // once more to a live process instead of failing the client. A second death (a request that crashes Python
+      // itself) is answered 503.
+      if (err instanceof WorkerDiedError && !job.retried) {
+        job.retried = true;
+        this.queue.pushFront(job);
+        this.dispatch();
+        return;
+      }
       job.reject(err);
     }
   }
@@ -137,8 +151,9 @@ export class PythonRuntime implements ModelRuntime {
       const answer = await this.call(proc, stackInputs(batch), first.outputs, first.parameters);
       split = splitOutputs(answer.outputs, batch.map((j) => j.inputs[0].shape[0]));
       parameters = answer.parameters;
-    } catch {
+    } catch (err) {
       split = undefined; // one bad request must not fail the others: they go again one by one
+      if (err instanceof WorkerDiedError) for (const job of batch) job.retried = true; // that was their one retry
     }
     if (split) {
       batch.forEach((job, i) => job.resolve({ outputs: split![i], ...(parameters ? { parameters } : {}) }));
@@ -155,7 +170,7 @@ export class PythonRuntime implements ModelRuntime {
       ...(this.opts.version ? { versions: [this.opts.version] } : {}),
       platform: this.opts.platform,
       inputs: described.inputs,
-      outputs: described.outputs,
+      outputs: this.probed ?? described.outputs,
       parameters: { engine: 'python', workers: this.opts.workers, ...described.parameters },
     };
   }

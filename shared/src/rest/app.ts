@@ -1,6 +1,6 @@
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import { badInput, notFound, tooLarge } from '../errors.js';
+import { badInput, notFound, ServingError, tooLarge } from '../errors.js';
 import type { ServerContext } from '../context.js';
 import { protocolOfPath, sendError } from './context.js';
 import { mountDocs } from './docs.js';
@@ -55,7 +55,11 @@ export function createRestApp(ctx: ServerContext, opts: RestOptions): express.Ex
   app.use((err: Error & { type?: string; length?: number; limit?: number }, req: Request, res: Response, _next: NextFunction) => {
     const protocol = protocolOfPath(req.path);
     if (err.type === 'entity.too.large') {
-      sendError(res, protocol, tooLarge(`request body of ${err.length} bytes exceeds the limit of ${err.limit} bytes (MODELFLEET_MAX_BODY_SIZE)`), ctx.log);
+      sendError(res, protocol, tooLarge(`request body${err.length === undefined ? '' : ` of ${err.length} bytes`} exceeds the limit of ${err.limit} bytes (MODELFLEET_MAX_BODY_SIZE)`), ctx.log);
+    } else if (err.type === 'encoding.unsupported') {
+      sendError(res, protocol, new ServingError('bad_input', `unsupported Content-Encoding: ${err.message} (send identity, gzip, deflate or br)`, { status: 415 }), ctx.log);
+    } else if (err instanceof URIError) {
+      sendError(res, protocol, badInput(`malformed percent-encoding in the path: ${err.message}`), ctx.log);
     } else {
       sendError(res, protocol, badInput(`could not read the request body: ${err.message}`), ctx.log);
     }

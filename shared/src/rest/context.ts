@@ -4,6 +4,7 @@ import type { ServerContext } from '../context.js';
 import { asServingError, badInput, httpStatusOf } from '../errors.js';
 import { skipRequested, SKIP_HEADER, withoutLogging } from '../logging/index.js';
 import { SPAN_ERROR, tracer } from '../tracing/index.js';
+import { parsePythonJson, parseStrictJson } from '../codecs/json-text.js';
 
 export type RestProtocol = 'seldon' | 'v2' | 'kserve-v1';
 
@@ -28,12 +29,15 @@ export function sendError(res: Response, protocol: RestProtocol, err: unknown, l
   res.status(status).json(body);
 }
 
-/** The raw body parsed as JSON, with a protocol-neutral 400 when it is not. */
-export function parseJson(buf: unknown): unknown {
+/**
+ * The raw body parsed as JSON, with a protocol-neutral 400 when it is not. `python`: also Python's NaN / Infinity /
+ * -Infinity literals (the Seldon protocol: its Flask server takes what `json.dumps` writes).
+ */
+export function parseJson(buf: unknown, python = false): unknown {
   const text = Buffer.isBuffer(buf) ? buf.toString('utf8') : '';
   if (!text.trim()) throw badInput('empty request body: send a JSON document');
   try {
-    return JSON.parse(text);
+    return python ? parsePythonJson(text) : parseStrictJson(text);
   } catch (e) {
     throw badInput(`Invalid JSON: ${(e as Error).message}`);
   }

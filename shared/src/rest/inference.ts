@@ -8,11 +8,16 @@ import { BINARY_HEADER, decodeV2Request, encodeV2Response } from '../codecs/v2.j
 import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
 import { parseSeldonMultipart } from '../codecs/seldon-multipart.js';
 import { stringify } from '../codecs/json-numbers.js';
-import { badInput, tooLarge } from '../errors.js';
+import { LARGE_BODY, scanSeldonNdarray } from '../codecs/ndarray-scan.js';
+import { parsePythonJson } from '../codecs/json-text.js';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { badInput, ServingError, tooLarge } from '../errors.js';
 import { seldonPredict } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
 import type { DataPlane } from '../dataplane.js';
 import type { RestProtocol } from './context.js';
+import { InflightBudget } from './inflight.js';
 import { errorBody, parseJson } from './context.js';
 import { randomUUID } from 'node:crypto';
 import { skipRequested, SKIP_HEADER, withoutLogging, type PayloadLogger } from '../logging/index.js';
@@ -38,7 +43,7 @@ interface InferenceRoute {
 /** A Seldon request: JSON body, form field `json=`, query arg `json=` (GET), or multipart fields. */
 export async function seldonBody(req: IncomingMessage, body: Buffer, query: string): Promise<unknown> {
   const fromQuery = query ? new URLSearchParams(query).get('json') : null;
-  if (fromQuery !== null) return parseJson(Buffer.from(fromQuery));
+  if (fromQuery !== null) return parseJson(Buffer.from(fromQuery), true);
   const type = req.headers['content-type'] ?? '';
   if (type.includes('multipart/form-data')) return parseSeldonMultipart(body, type);
   if (type.includes('application/x-www-form-urlencoded')) {
@@ -47,10 +52,14 @@ export async function seldonBody(req: IncomingMessage, body: Buffer, query: stri
     if (!/^\s*[{[]/.test(text)) {
       const field = new URLSearchParams(text).get('json');
       if (field === null) throw badInput('form body has no "json" field');
-      return parseJson(Buffer.from(field));
+      return parseJson(Buffer.from(field), true);
     }
   }
-  return parseJson(body);
+  if (body.length >= LARGE_BODY) {
+    const scanned = scanSeldonNdarray(body, parsePythonJson);
+    if (scanned) return scanned;
+  }
+  return parseJson(body, true);
 }
 
 const ROUTES: InferenceRoute[] = [
@@ -109,43 +118,82 @@ function onPlane(ctx: ServerContext, plane: DataPlane): ServerContext {
 }
 
 function send(res: ServerResponse, reply: Reply): void {
-  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+  const { body } = reply;
   res.writeHead(reply.status, {
     'content-type': reply.contentType,
-    'content-length': body.length,
+    // Written as the string itself: no second copy of a large answer as a Buffer.
+    'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
     'access-control-allow-origin': '*',
     ...reply.headers,
   });
   res.end(body);
 }
 
-/** Reads the body up to `limit` bytes; past it, stops reading and answers 413 without buffering the rest. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Body bytes one request holds against the in-flight budget. */
+interface Held {
+  bytes: number;
+  reserve(n: number): void;
+}
+
+/** Request body encodings decoded on every route (tritonclient's request_compression_algorithm sends them). */
+function decoderFor(encoding: string | undefined): Transform | undefined {
+  const e = (encoding ?? 'identity').trim().toLowerCase();
+  if (e === 'identity' || e === '') return undefined;
+  if (e === 'gzip' || e === 'x-gzip') return createGunzip();
+  if (e === 'deflate') return createInflate();
+  if (e === 'br') return createBrotliDecompress(); // as express's body parser (the other routes) takes it
+  throw new ServingError('bad_input', `unsupported Content-Encoding "${encoding}": send identity, gzip, deflate or br`, { status: 415 });
+}
+
+/**
+ * Reads the body up to `limit` bytes after decoding (a small gzip bomb still gets 413, never the memory); past
+ * the limit, stops reading and answers 413 without buffering the rest.
+ */
+function readBody(req: IncomingMessage, limit: number, held: Held): Promise<Buffer> {
+  const decoder = decoderFor(req.headers['content-encoding']);
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) return Promise.reject(tooLarge(`request body of ${declared} bytes exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
+  if (!decoder && declared > limit) return Promise.reject(tooLarge(`request body of ${declared} bytes exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
+  if (!decoder && declared > 0) held.reserve(declared); // refused before a byte is buffered
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const source = decoder ? req.pipe(decoder) : req;
+    source.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
         req.pause();
-        reject(tooLarge(`request body exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
+        if (decoder) {
+          req.unpipe(decoder);
+          decoder.destroy();
+        }
+        reject(tooLarge(`request body exceeds the limit of ${limit} bytes${decoder ? ' once decoded' : ''} (MODELFLEET_MAX_BODY_SIZE)`));
+        return;
+      }
+      try {
+        if (size > held.bytes) held.reserve(size - held.bytes); // undeclared or decoded bodies: as they grow
+      } catch (err) {
+        req.pause();
+        decoder?.destroy();
+        reject(err);
         return;
       }
       chunks.push(c);
     });
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    source.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     req.once('error', reject);
+    if (decoder) decoder.once('error', (e) => reject(badInput(`could not decode the ${req.headers['content-encoding']} request body: ${e.message}`)));
   });
 }
 
 /** Returns a node:http request listener: inference routes here, everything else to `fallback` (express). */
 export function withInferenceRoutes(
   ctx: ServerContext,
-  maxBodyBytes: number,
+  limits: { maxBodyBytes: number; maxInflightBytes: number },
   fallback: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const { maxBodyBytes } = limits;
+  // One body of the largest size always fits when nothing else is in flight.
+  const budget = new InflightBudget(Math.max(limits.maxInflightBytes, maxBodyBytes));
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -153,7 +201,7 @@ export function withInferenceRoutes(
     for (const route of ROUTES) {
       const match = route.pattern.exec(path);
       if (match && route.methods.includes(req.method ?? '')) {
-        void serve(ctx, route, req, res, match, q < 0 ? '' : url.slice(q + 1), maxBodyBytes);
+        void serve(ctx, route, req, res, match, q < 0 ? '' : url.slice(q + 1), maxBodyBytes, budget);
         return;
       }
     }
@@ -169,11 +217,20 @@ async function serve(
   match: RegExpExecArray,
   query: string,
   maxBodyBytes: number,
+  budget: InflightBudget,
 ): Promise<void> {
   const { protocol, endpoint } = route;
   const end = ctx.metrics.duration.startTimer({ protocol, endpoint });
   ctx.plane.begin();
+  const held: Held = {
+    bytes: 0,
+    reserve(n) {
+      budget.take(n);
+      this.bytes += n;
+    },
+  };
   res.once('close', () => {
+    budget.give(held.bytes);
     ctx.plane.end();
     const code = String(res.statusCode);
     end({ code });
@@ -184,12 +241,12 @@ async function serve(
   const t = tracer();
   const reply = t
     ? await t.server(`${protocol} ${endpoint}`, req.headers, spanAttributes(ctx, protocol, endpoint, req), async (span) => {
-        const r = await answer(ctx, route, req, match, query, maxBodyBytes);
+        const r = await answer(ctx, route, req, match, query, maxBodyBytes, held);
         span.setAttribute('http.response.status_code', r.status);
         if (r.status >= 500) span.setStatus({ code: SPAN_ERROR });
         return r;
       })
-    : await answer(ctx, route, req, match, query, maxBodyBytes);
+    : await answer(ctx, route, req, match, query, maxBodyBytes, held);
   send(res, reply);
 }
 
@@ -213,6 +270,7 @@ async function answer(
   match: RegExpExecArray,
   query: string,
   maxBodyBytes: number,
+  held: Held,
 ): Promise<Reply> {
   const { protocol } = route;
   let reply: Reply;
@@ -220,7 +278,7 @@ async function answer(
   const plog = skip ? undefined : ctx.requestLog;
   let requestId = '';
   try {
-    const body = await readBody(req, maxBodyBytes);
+    const body = await readBody(req, maxBodyBytes, held);
     if (plog) {
       requestId = requestIdOf(req);
       plog.log('request', requestId, ctx.plane.model.name, protocol, req.headers['content-type'] ?? 'application/json', body);
@@ -230,8 +288,9 @@ async function answer(
     const { status, body } = errorBody(protocol, err);
     if (status >= 500) ctx.log.error(`${protocol} request failed: ${(err as Error).message}`);
     reply = json(body, status);
-    // An unread body (413) must not be parsed as the next request on this connection.
+    // An unread body (413, 503) must not be parsed as the next request on this connection.
     if (!req.readableEnded) reply.headers = { connection: 'close' };
+    if (status === 503) reply.headers = { ...reply.headers, 'retry-after': '1' };
   }
   if (plog && requestId) logResponse(plog, requestId, ctx.plane.model.name, protocol, reply);
   return reply;
