@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './config/parameters.js';
-import { parseSize, settingsFromEnv, type Settings } from './config/settings.js';
+import { parseSize, settingsFromEnv } from './config/settings.js';
+import { applyServerFlags, SERVER_FLAGS } from './config/server-flags.js';
 import { findPython } from './python/interpreter.js';
 import { runServer } from './run.js';
 import { loadDefinition, SERVERS } from './registry.js';
@@ -52,28 +53,6 @@ serve options (each overrides the environment variable named):
   --log-url <url>         MODELFLEET_LOGGER_URL: payload logging to a CloudEvents sink, file:///path or - (stdout)
   --log-mode <mode>       MODELFLEET_LOGGER_MODE: all | request | response (all)
 `;
-
-/** Flags every server command takes: ports, host, workers. */
-const SERVER_FLAGS = {
-  'http-port': { type: 'string' },
-  'grpc-port': { type: 'string' },
-  'metrics-port': { type: 'string' },
-  host: { type: 'string' },
-  workers: { type: 'string' },
-} as const;
-
-/** Applies SERVER_FLAGS over the env settings; `ports` are the values when neither a flag nor the env sets one. */
-function applyServerFlags(s: Settings, values: { [K in keyof typeof SERVER_FLAGS]?: string }, ports: { http: number; grpc: number | undefined }): void {
-  s.httpPort = portFlag(values['http-port'], 'http-port', ports.http);
-  s.grpcPort = values['grpc-port'] !== undefined ? portFlag(values['grpc-port'], 'grpc-port', 0) : ports.grpc;
-  s.metricsPort = portFlag(values['metrics-port'], 'metrics-port', s.metricsPort);
-  if (values.host) s.host = values.host;
-  if (values.workers) {
-    const n = Number(values.workers);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--workers must be a positive integer, got "${values.workers}"`);
-    s.workers = n;
-  }
-}
 
 async function serve(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -183,12 +162,6 @@ async function clientCommand(command: string, args: string[]): Promise<void> {
   process.exitCode = await client.runCli(command, args);
 }
 
-function portFlag(v: string | undefined, what: string, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${what} must be a port number, got "${v}"`);
-  return n;
-}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

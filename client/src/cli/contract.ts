@@ -5,6 +5,10 @@
  * continuous uniform within a finite range, lognormal off a finite bound towards an infinite one, normal when
  * both are infinite; categorical drawn from `values`; INT rounded; `repeat` unfolds name1..nameN.
  */
+import { rng } from '@modelfleet/shared/random';
+
+export { rng };
+
 export interface Feature {
   name: string;
   ftype: 'continuous' | 'categorical';
@@ -72,18 +76,6 @@ export function parseContract(json: unknown): Contract {
   if (c.targets !== undefined && !Array.isArray(c.targets)) throw new ContractError('"targets" must be a list');
   const targets = ((c.targets as unknown[] | undefined) ?? []).flatMap((f, i) => parseFeature(f, `targets[${i}]`));
   return { features, targets };
-}
-
-/** A seeded generator (mulberry32): the same --seed gives the same requests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function normal(random: () => number): number {

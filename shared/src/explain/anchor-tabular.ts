@@ -8,7 +8,8 @@
 import type { Background } from './background.js';
 import { ExplainError } from './errors.js';
 import { EXPLAINER_VERSION, featureNames, type Explanation } from './explanation.js';
-import { rng, type Predict } from './kernel-shap.js';
+import { rng } from '../random.js';
+import type { Predict } from './kernel-shap.js';
 
 interface AnchorParams {
   threshold: number;

@@ -4,6 +4,7 @@
  * KernelExplainer converges to once nsamples ≥ 2^M − 2); past that, coalitions are sampled by the Shapley kernel
  * and the efficiency-constrained weighted least squares is solved. Perturbed rows go to the model in large batches.
  */
+import { rng } from '../random.js';
 import { ExplainError } from './errors.js';
 
 /** The model under explanation: rows in, nRows x width outputs out (any engine, local or remote). */
@@ -139,18 +140,6 @@ function shapleyFromAll(M: number, v: (mask: number) => number): Float64Array {
     for (let i = 0; i < M; i++) if (!((S >> i) & 1)) phi[i] += weight[size] * (v(S | (1 << i)) - vs);
   }
   return phi;
-}
-
-/** mulberry32: a small seeded generator, so sampled explanations repeat under the same seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Coalitions drawn by the Shapley kernel: size s with probability ∝ (M−1)/(s(M−s)), then a uniform subset. */

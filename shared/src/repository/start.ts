@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/parameters.js';
 import { settingsFromEnv, type Settings } from '../config/settings.js';
+import { applyServerFlags, SERVER_FLAGS } from '../config/server-flags.js';
 import { createLogger } from '../logger.js';
 import { ServerMetrics } from '../metrics/registry.js';
 import { serveModels, type RunningServer } from '../server.js';
@@ -49,22 +50,8 @@ export async function startRepository(opts: RepositoryStart): Promise<RunningSer
   });
 }
 
-const FLAGS = {
-  'http-port': { type: 'string' },
-  'grpc-port': { type: 'string' },
-  'metrics-port': { type: 'string' },
-  host: { type: 'string' },
-  workers: { type: 'string' },
-} as const;
-
-function port(v: string, what: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${what} must be a port number, got "${v}"`);
-  return n;
-}
-
 /** Settings for `start`: MLServer's ports (8080/8081/8082) unless the env or settings.json say otherwise, then flags. */
-export function repositorySettings(root: string, args: { [K in keyof typeof FLAGS]?: string }, env: NodeJS.ProcessEnv = process.env) {
+export function repositorySettings(root: string, args: { [K in keyof typeof SERVER_FLAGS]?: string }, env: NodeJS.ProcessEnv = process.env) {
   const file = root ? readServerSettings(root) : { ignored: [] as string[] };
   const s = settingsFromEnv({
     MLSERVER_HTTP_PORT: '8080',
@@ -79,21 +66,13 @@ export function repositorySettings(root: string, args: { [K in keyof typeof FLAG
   if (file.metricsPort !== undefined) s.metricsPort = file.metricsPort;
   if (file.metricsEndpoint) s.metricsPath = file.metricsEndpoint;
   if (file.parallelWorkers) s.workers = Math.floor(file.parallelWorkers);
-  if (args['http-port'] !== undefined) s.httpPort = port(args['http-port'], 'http-port');
-  if (args['grpc-port'] !== undefined) s.grpcPort = port(args['grpc-port'], 'grpc-port');
-  if (args['metrics-port'] !== undefined) s.metricsPort = port(args['metrics-port'], 'metrics-port');
-  if (args.host) s.host = args.host;
-  if (args.workers !== undefined) {
-    const n = Number(args.workers);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--workers must be a positive integer, got "${args.workers}"`);
-    s.workers = n;
-  }
+  applyServerFlags(s, args, { http: s.httpPort, grpc: s.grpcPort });
   return { settings: s, file };
 }
 
 /** The CLI entry: runs until SIGTERM/SIGINT, then drains every model. */
 export async function startCommand(argv: string[], base?: Settings): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: FLAGS });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: SERVER_FLAGS });
   if (positionals.length > 1) throw new ConfigError('start takes one model repository folder');
   const given = positionals[0] ?? process.env.MLSERVER_MODELS_DIR;
   const root = given ? path.resolve(given) : '';
