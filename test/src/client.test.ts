@@ -114,7 +114,7 @@ for (const transport of ['rest', 'grpc'] as const) {
       const request = seldonData([IRIS_ROWS[0]]);
       const response = await c.seldon.predict(request);
       const fb = await c.seldon.feedback({ request, response, reward: 1 });
-      assert.deepEqual(fb.data?.tensor?.shape, [0]);
+      assert.deepEqual(fb.data?.ndarray, []); // as Seldon's prepackaged servers answer feedback
       const md = await c.seldon.metadata();
       assert.equal(md.name, 'iris');
       assert.equal(md.platform, 'sklearn');
