@@ -51,11 +51,6 @@ export class GrpcTransport {
     return s;
   }
 
-  /** Whether the loaded .proto files define `service.method` (the repository RPCs are optional in V2). */
-  has(service: string, method: string): boolean {
-    return typeof (this.stub(service) as Obj)[method] === 'function';
-  }
-
   private metadata(): grpc.Metadata {
     const md = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.o.headers)) md.set(k.toLowerCase(), v);

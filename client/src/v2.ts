@@ -237,11 +237,8 @@ export class V2Client {
     await this.http!.call({ method: 'POST', path, body: JSON.stringify(parameters ? { parameters } : {}) });
   }
 
-  /** Triton puts the repository RPCs in GRPCInferenceService; a .proto without them gets a clear error. */
+  /** Triton's repository RPCs, on GRPCInferenceService (our grpc_service.proto has them). */
   private grpcRepository(method: string, request: Obj): Promise<Obj> {
-    if (!this.grpc!.has(V2, method)) {
-      throw new ClientError(`the V2 gRPC service here has no ${method} (the repository extension is not in its .proto): use REST`);
-    }
     return this.grpc!.call(V2, method, request);
   }
 }

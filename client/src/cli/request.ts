@@ -60,7 +60,7 @@ export async function callOnce(client: ModelClient, protocol: Protocol, model: s
     return { json: r, tensor: r.data ? seldonTensor(r) : undefined };
   }
   if (protocol === 'v2') {
-    if (s.explain) throw new UsageError('--explain: use --protocol seldon or kserve (V2 has no explain endpoint)');
+    if (s.explain) throw new UsageError('--explain: use --protocol seldon or kserve (on V2 the explainer is a model of its own: --model <model>-explainer, without --explain)');
     const o = isBody
       ? v2Options(data as Record<string, any>, s)
       : { inputs: [toTensor({ name: s.inputName, data: data as unknown[], datatype: s.datatype })], outputs: s.outputs, binary: s.binary };
