@@ -11,6 +11,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { assertClose, IRIS_ROWS, sklearnModels, type TrainedModels } from './helpers/models.js';
+import { pythonGrpc } from './helpers/grpc-python.js';
 import { python, pythonJson } from './helpers/python.js';
 import { postJson, serveCli, waitReady, type ServerProcess } from './helpers/server.js';
 
@@ -314,5 +315,29 @@ describe("item 5 (REST part): KServe's model list and Triton's model configurati
     const server = (await (await fetch(`${iris.url}/v2`)).json()) as any;
     assert.ok(!server.extensions.includes('statistics'), 'statistics is not advertised: /v2/models/m/stats is not served');
     assert.ok(server.extensions.includes('model_configuration'));
+  });
+});
+
+describe("item 5 (gRPC part): Triton's ModelConfig RPC", () => {
+  test('ModelConfig answers, field for field, what REST /config answers (Python grpcio stubs from our .proto)', async () => {
+    const rest = (await (await fetch(`${iris.url}/v2/models/iris/config`)).json()) as any;
+    const out = await pythonGrpc(iris.grpcTarget!, [
+      { id: 'config', call: 'ModelConfig', name: 'iris' },
+      { id: 'versioned', call: 'ModelConfig', name: 'iris', version: '1' },
+      { id: 'unknown', call: 'ModelConfig', name: 'nope' },
+    ]);
+    // proto3 JSON writes int64 dims as strings; the enum by its TYPE_* name.
+    const fromRest = {
+      name: rest.name,
+      platform: rest.platform,
+      backend: rest.backend,
+      max_batch_size: rest.max_batch_size,
+      input: rest.input.map((t: any) => ({ ...t, dims: t.dims.map(String) })),
+      output: rest.output.map((t: any) => ({ ...t, dims: t.dims.map(String) })),
+    };
+    assert.ok(rest.max_batch_size > 0 && rest.input[0].data_type === 'TYPE_FP64', JSON.stringify(rest));
+    assert.deepEqual(out.config, { config: fromRest });
+    assert.deepEqual(out.versioned, { config: fromRest });
+    assert.equal(out.unknown.error, 'NOT_FOUND', JSON.stringify(out.unknown));
   });
 });

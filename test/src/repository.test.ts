@@ -177,9 +177,12 @@ describe('a repository of four models started from MLServer-style settings', () 
       assert.equal(r.status, 200, `${name}: ${r.text}`);
       assert.equal(r.json.model_name, name);
       assertClose(nest(r.json.outputs[0]), expected, rel || 1e-12, name);
-      const md = (await (await fetch(`${server.url}/v2/models/${name}`)).json()) as { name: string; parameters: { engine: string } };
+      const md = (await (await fetch(`${server.url}/v2/models/${name}`)).json()) as { name: string; platform: string; inputs: Array<{ name: string }>; parameters: { engine: string } };
       assert.equal(md.name, name);
       assert.equal(md.parameters.engine, engine, name);
+      // Triton's model configuration describes the named model, not the server's first one.
+      const config = (await (await fetch(`${server.url}/v2/models/${name}/config`)).json()) as { name: string; platform: string; input: Array<{ name: string }> };
+      assert.deepEqual([config.name, config.platform, config.input.map((t) => t.name)], [name, md.platform, md.inputs.map((t) => t.name)]);
     }
     const versioned = await postJson(`${server.url}/v2/models/xgb/versions/v1/infer`, v2Request(trained.rows, 'FP64', 'predict_proba'));
     assert.equal(versioned.status, 200, versioned.text);

@@ -13,7 +13,7 @@ import { jsonToValue } from '../codecs/protobuf-struct.js';
 import { decodeV2Proto, encodeV2Proto, metadataToProto } from '../codecs/v2-proto.js';
 import { seldonAggregate, seldonFeedback, seldonPredict, seldonRoute, seldonTransformInput, seldonTransformOutput } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
-import { V2_EXTENSIONS } from '../rest/v2.js';
+import { tritonConfig, V2_EXTENSIONS } from '../rest/v2.js';
 import { repositoryRpcs } from '../repository/grpc.js';
 import { grpcError, toGrpcError } from './status.js';
 import { PROTO_OPTIONS } from './protos.js';
@@ -168,6 +168,8 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
     ModelMetadata: (r) => {
       return metadataToProto(ctx.plane.checkModel(r.name ?? '', r.version || undefined).metadata());
     },
+    // The same builder as REST's /config; the model's own plane, so a repository server describes the named model.
+    ModelConfig: (r) => ({ config: tritonConfig(ctx.plane.checkModel(r.name ?? '', r.version || undefined).metadata()) }),
     ModelInfer: async (r) => {
       const plane = ctx.plane.checkModel(r.model_name ?? '', r.model_version || undefined);
       const { request, raw } = decodeV2Proto(r);

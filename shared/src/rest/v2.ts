@@ -30,8 +30,9 @@ const TRITON_TYPE: Record<Datatype, string> = {
 const MAX_BATCH_SIZE = 1024;
 
 /**
- * Triton's model configuration (GET /v2/models/{m}/config): when every input's first dimension is the batch (-1),
- * max_batch_size > 0 and dims leave the batch out, as Triton's do; names and types as in the metadata.
+ * Triton's model configuration (GET /v2/models/{m}/config, and gRPC ModelConfig's `config`): when every input's
+ * first dimension is the batch (-1), max_batch_size > 0 and dims leave the batch out, as Triton's do; names and types
+ * as in the metadata.
  */
 export function tritonConfig(md: ModelMetadata): Record<string, unknown> {
   const batched = md.inputs.length > 0 && md.inputs.every((t) => t.shape[0] === -1) && md.outputs.every((t) => t.shape[0] === -1);
@@ -84,8 +85,7 @@ export function mountV2(app: Express, ctx: ServerContext): void {
     modelPaths('/config'),
     route(ctx, 'v2', 'model_config', (req, res) => {
       const { name, version } = params(req);
-      ctx.plane.checkModel(name, version);
-      res.json(tritonConfig(ctx.plane.metadata()));
+      res.json(tritonConfig(ctx.plane.checkModel(name, version).metadata()));
     }),
   );
   app.get(

@@ -59,7 +59,7 @@ for step in steps:
             out[step['id']] = [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in infer.ModelStreamInfer(iter(reqs))]
         elif call in ('ServerLive', 'ServerReady', 'ServerMetadata'):
             out[step['id']] = json_format.MessageToDict(getattr(infer, call)(getattr(v2, call + 'Request')()), preserving_proto_field_name=True)
-        elif call in ('ModelReady', 'ModelMetadata'):
+        elif call in ('ModelReady', 'ModelMetadata', 'ModelConfig'):
             req = getattr(v2, call + 'Request')(name=step['name'], version=step.get('version', ''))
             out[step['id']] = json_format.MessageToDict(getattr(infer, call)(req), preserving_proto_field_name=True, including_default_value_fields=True)
         elif call == 'garbage':
