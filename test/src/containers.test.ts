@@ -278,7 +278,7 @@ test('detector image: a Mahalanobis detector fitted by modelfleet detector fit, 
 
     // Three iris flowers and one far from every flower.
     const iris = csv.trim().split('\n').map((l) => l.split(',').map(Number));
-    const rows = [iris[0], iris[60], iris[120], [10, 0.1, 12, 9]];
+    const rows = [iris[0], iris[60], iris[120], [9, 0.5, 1, 4]];
     const payload = { data: { ndarray: rows } };
     const headers = { 'Content-Type': 'application/json', 'Alibi-Detect-Return-Instance-Score': 'true' };
     const ask = async (base: string, h: Record<string, string>, body: string) => {
