@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every modelfleet image from deploy/docker/Dockerfile, tagged <prefix><name>:<package version> and :latest.
-# usage: deploy/scripts/build-images.sh [image ...]   (default: all six)
+# usage: deploy/scripts/build-images.sh [image ...]   (default: all seven)
 # env:   ENGINE=docker|podman (default: whichever exists, podman with the private settings of podman-env.sh)
 #        BASE_IMAGE (default node:22-bookworm-slim), RUNTIME_IMAGE (default debian:bookworm-slim); with no registry,
 #        LOCAL_BASE=1 makes and uses the local stand-ins of deploy/scripts/base-image.sh
@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 images=("$@")
-[ ${#images[@]} -eq 0 ] && images=(xgboostserver storage-init tensorflowserver sklearnserver mlflowserver python)
+[ ${#images[@]} -eq 0 ] && images=(xgboostserver storage-init tensorflowserver sklearnserver mlflowserver python detector)
 engine=${ENGINE:-$(command -v podman >/dev/null 2>&1 && echo podman || (command -v docker >/dev/null 2>&1 && echo docker) || true)}
 if [ -z "$engine" ]; then echo "build-images: neither podman nor docker is installed" >&2; exit 1; fi
 if [ "$engine" = podman ]; then . "$root/deploy/scripts/podman-env.sh"; fi
@@ -22,7 +22,8 @@ prefix=${IMAGE_PREFIX:-modelfleet/}
 revision=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 # Package each image ships, whose version is the image's tag.
 declare -A pkg=([sklearnserver]=servers/sklearn [xgboostserver]=servers/xgboost [tensorflowserver]=servers/tensorflow
-                [mlflowserver]=servers/mlflow [python]=shared [storage-init]=storage-init)
+                [mlflowserver]=servers/mlflow [python]=shared [storage-init]=storage-init
+                [detector]=shared)
 for name in "${images[@]}"; do
   [ -n "${pkg[$name]:-}" ] || { echo "build-images: unknown image $name (one of ${!pkg[*]})" >&2; exit 2; }
   version=$(node -p "require('$root/${pkg[$name]}/package.json').version")

@@ -3,23 +3,28 @@
 // MODEL_URI=s3://... against the tests' S3 server (s3rver) and a file mount, predictions equal to what scikit-learn,
 // XGBoost, torch (ONNX export) and the MLflow flavours compute; non-root; `podman stop` drains and exits 0 with no
 // zombie; storage-init filling a volume a server then serves; `modelfleet build` on a class folder; the docker CLI
-// against podman's socket. When podman cannot run, the suite fails saying so: it never passes silently.
+// against podman's socket; the detector image (alibi-detect-server's arguments) answering what the same detector
+// answers out of a container. When podman cannot run, the suite fails saying so: it never passes silently.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import { CloudEvent, HTTP } from 'cloudevents';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, cpSync, chmodSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { assertClose, IRIS_ROWS, sklearnModels } from './helpers/models.js';
 import { onnxModels } from './helpers/onnx-models.js';
 import { mlflowModels } from './helpers/mlflow-models.js';
-import { pythonJson } from './helpers/python.js';
+import { python, pythonJson } from './helpers/python.js';
 import { startS3, S3RVER_KEY, S3RVER_SECRET, type S3Fixture } from './helpers/s3.js';
 import { CLI, postJson, REPO, spawnServer, waitReady } from './helpers/server.js';
 import { freePort, podman, podmanEnv, podmanOk, run, waitHttp200 } from './helpers/podman.js';
 
 const VERSION = JSON.parse(readFileSync(`${REPO}shared/package.json`, 'utf8')).version as string;
-const IMAGES = ['xgboostserver', 'storage-init', 'tensorflowserver', 'sklearnserver', 'mlflowserver', 'python'];
+const IMAGES = ['xgboostserver', 'storage-init', 'tensorflowserver', 'sklearnserver', 'mlflowserver', 'python', 'detector'];
 const image = (name: string) => `modelfleet/${name}:${VERSION}`;
 const tag = `${process.pid}`;
 const containers: string[] = [];
@@ -116,14 +121,19 @@ test('images: version tags and OCI labels equal the package version, non-root us
     assert.match(inspect.Config.Labels['org.opencontainers.image.title'], new RegExp(name));
     assert.equal(inspect.Config.User, '8888', name);
     assert.deepEqual(inspect.Config.Entrypoint.slice(0, 3), ['/usr/bin/tini', '--', '/usr/local/bin/node'], name);
-    assert.ok(Object.keys(inspect.Config.ExposedPorts ?? {}).includes('9000/tcp'), `${name} exposes 9000`);
+    // The detector listens where alibi-detect-server does (8080), and only there.
+    const ports = Object.keys(inspect.Config.ExposedPorts ?? {}).sort();
+    if (name === 'detector') assert.deepEqual(ports, ['8080/tcp'], name);
+    else assert.ok(ports.includes('9000/tcp'), `${name} exposes 9000`);
     sizes[name] = Math.round(inspect.Size / 1e6);
   }
   timings.sizesMB = JSON.stringify(sizes);
   // The native-only XGBoost image has no Python and stays small; no image carries npm (the entrypoint is node).
-  assert.ok(sizes.xgboostserver < 250, `xgboostserver is ${sizes.xgboostserver} MB`);
-  const py = await podman(['run', '--rm', '--entrypoint', '/bin/ls', image('xgboostserver'), '/usr/bin/python3']);
-  assert.notEqual(py.code, 0, 'xgboostserver has no python3');
+  for (const native of ['xgboostserver', 'detector']) {
+    assert.ok(sizes[native] < 250, `${native} is ${sizes[native]} MB`);
+    const py = await podman(['run', '--rm', '--entrypoint', '/bin/ls', image(native), '/usr/bin/python3']);
+    assert.notEqual(py.code, 0, `${native} has no python3`);
+  }
   const npm = await podman(['run', '--rm', '--entrypoint', '/bin/ls', image('sklearnserver'), '/usr/local/bin/npm']);
   assert.notEqual(npm.code, 0, 'no npm in the images');
 });
@@ -217,6 +227,93 @@ test('storage-init image: <src-uri> <dest-dir> fills a volume that a sklearnserv
   const bad = await podman(['run', '--rm', '--network', 'host', ...s3Env(), image('storage-init'), 's3://models/no/such/model', '/mnt/models'], 300_000);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /storage-init: error: .*no\/such\/model/);
+});
+
+/** `modelfleet detector serve` out of a container, on a free port; resolves with its URL once it listens. */
+function detectorOnHost(args: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+  const proc = spawn(process.execPath, [CLI, 'detector', 'serve', '--http_port', '0', ...args], { env: { ...process.env, MODELFLEET_HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let out = '';
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return new Promise((resolve, reject) => {
+    proc.stderr!.on('data', (d) => {
+      out += d;
+      const m = /listening on (\d+)/.exec(out);
+      if (m) resolve({ url: `http://127.0.0.1:${m[1]}/`, stop: async () => (proc.exitCode === null && proc.kill('SIGTERM'), exited) });
+    });
+    proc.once('exit', (c) => reject(new Error(`detector exited ${c}:\n${out}`)));
+  });
+}
+
+test('detector image: a Mahalanobis detector fitted by modelfleet detector fit, from s3://, answers a Seldon payload and a CloudEvent as it does out of a container, replies with a CloudEvent, podman stop exits 0', { timeout: 600_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mf-detector-'));
+  const csv = await python('from sklearn.datasets import load_iris\nfor r in load_iris().data: print(",".join(repr(float(v)) for v in r))');
+  writeFileSync(path.join(dir, 'iris.csv'), csv);
+  const fitted = path.join(dir, 'maha');
+  await promisify(execFile)(process.execPath, [CLI, 'detector', 'fit', '--type', 'Mahalanobis', '--data', path.join(dir, 'iris.csv'), '--out', fitted, '--threshold-perc', '99']);
+  for (const f of readdirSync(fitted)) await s3.put('models', `detect/maha/${f}`, readFileSync(path.join(fitted, f)));
+
+  // The container sends each result on to REPLY_URL as a CloudEvent: a plain HTTP sink in the test receives them.
+  const replies: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+  const sink = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => (replies.push({ headers: req.headers, body }), res.end()));
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
+  const replyUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
+
+  const host = await detectorOnHost(['--storage_uri', fitted, '--protocol', 'seldon.http', 'OutlierDetector']);
+  const port = await freePort();
+  const name = `mf-test-${tag}-detector`;
+  containers.push(name);
+  try {
+    // alibi-detect-server's arguments after the image, its environment variables for the rest.
+    await podmanOk(['run', '-d', '--name', name, '--network', 'host', ...s3Env(), '-e', `HTTP_PORT=${port}`, '-e', 'MODELFLEET_HOST=127.0.0.1',
+      '-e', `REPLY_URL=${replyUrl}`, image('detector'),
+      '--storage_uri', 's3://models/detect/maha', '--protocol', 'seldon.http', '--model_name', 'iris',
+      '--event_type', 'io.seldon.serving.inference.outlier', '--event_source', 'io.seldon.serving.iris-outlier', 'OutlierDetector']);
+    const url = `http://127.0.0.1:${port}/`;
+    await waitHttp200(`${url}health/ping`, 180_000, () => logs(name));
+    assert.equal(await podmanOk(['exec', name, 'id', '-u']), '8888');
+
+    // Three iris flowers and one far from every flower.
+    const iris = csv.trim().split('\n').map((l) => l.split(',').map(Number));
+    const rows = [iris[0], iris[60], iris[120], [9, 0.5, 1, 4]];
+    const payload = { data: { ndarray: rows } };
+    const headers = { 'Content-Type': 'application/json', 'Alibi-Detect-Return-Instance-Score': 'true' };
+    const ask = async (base: string, h: Record<string, string>, body: string) => {
+      const r = await fetch(base, { method: 'POST', headers: h, body, signal: AbortSignal.timeout(60_000) });
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      return JSON.parse(text);
+    };
+    const inContainer = await ask(url, headers, JSON.stringify(payload));
+    assert.deepEqual(inContainer, await ask(host.url, headers, JSON.stringify(payload)));
+    assert.deepEqual(inContainer.data.is_outlier, [0, 0, 0, 1], JSON.stringify(inContainer));
+    assert.equal(inContainer.data.instance_score.length, 4);
+
+    // The same payload as the Seldon request logger sends it: a binary-mode CloudEvent made by the official package.
+    const event = new CloudEvent({ type: 'io.seldon.serving.inference.request', source: 'http://localhost:8000/', data: payload, datacontenttype: 'application/json' });
+    const msg = HTTP.binary(event);
+    const ceHeaders = { ...(msg.headers as Record<string, string>), 'Alibi-Detect-Return-Instance-Score': 'true' };
+    // Mahalanobis updates its running mean and covariance with every batch (as alibi-detect's does): both detectors
+    // have now seen the same batches, so they still agree.
+    const ceReply = await ask(url, ceHeaders, msg.body as string);
+    assert.deepEqual(ceReply, await ask(host.url, ceHeaders, msg.body as string));
+    assert.deepEqual(ceReply.data.is_outlier, [0, 0, 0, 1], JSON.stringify(ceReply));
+
+    // Each result went on to REPLY_URL as a CloudEvent with the image's event type and source; the logger's id kept.
+    assert.equal(replies.length, 2, JSON.stringify(replies));
+    const sent = HTTP.toEvent({ headers: replies[1].headers as Record<string, string>, body: replies[1].body }) as CloudEvent<unknown>;
+    assert.equal(sent.type, 'io.seldon.serving.inference.outlier');
+    assert.equal(sent.source, 'io.seldon.serving.iris-outlier');
+    assert.equal(sent.id, event.id);
+    assert.deepEqual(sent.data, ceReply);
+    await stopCleanly(name);
+  } finally {
+    await host.stop();
+    sink.close();
+  }
 });
 
 const MODEL_PY = `import numpy as np
