@@ -14,6 +14,7 @@ import { findPython } from '@modelfleet/shared/python/interpreter';
 import { assertClose } from './helpers/models.js';
 import { pythonJson } from './helpers/python.js';
 import { CLI, postJson, REPO, runToExit, spawnServer, waitReady, type ServerProcess } from './helpers/server.js';
+import { runPythonClient } from './helpers/grpc-python.js';
 
 const run = promisify(execFile);
 
@@ -108,15 +109,7 @@ async function grpcSteps(target: string, steps: Array<Record<string, unknown>>):
     return { python: py.bin, dir };
   })();
   const { python, dir } = await stubs;
-  const child = execFile(python, ['-c', GRPC_CLIENT, dir, target], { timeout: 240_000 });
-  child.stdin!.end(JSON.stringify(steps));
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`python grpc client failed (${code}): ${stderr.slice(-2000)}`);
-  return JSON.parse(stdout);
+  return runPythonClient(python, GRPC_CLIENT, dir, target, steps);
 }
 
 const v2Request = (rows: number[][], datatype = 'FP64', output?: string) => ({

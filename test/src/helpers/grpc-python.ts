@@ -89,7 +89,12 @@ export type Step = Record<string, unknown> & { id: string; call: string };
 
 export async function pythonGrpc(target: string, steps: Step[]): Promise<Record<string, any>> {
   const { python, dir } = await compileStubs();
-  const child = execFile(python, ['-c', CLIENT, dir, target], { maxBuffer: 256 << 20, timeout: 240_000 });
+  return runPythonClient(python, CLIENT, dir, target, steps);
+}
+
+/** Runs a Python client `script` (argv: stubs folder, target; the steps as JSON on stdin) and parses its JSON answer. */
+export async function runPythonClient(python: string, script: string, dir: string, target: string, steps: unknown[]): Promise<Record<string, any>> {
+  const child = execFile(python, ['-c', script, dir, target], { maxBuffer: 256 << 20, timeout: 240_000 });
   child.stdin!.end(JSON.stringify(steps));
   let stdout = '';
   let stderr = '';
