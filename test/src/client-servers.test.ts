@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ClientError, ModelClient, seldonData } from '@modelfleet/client';
+import { rejects } from './helpers/client-errors.js';
 import { assertClose } from './helpers/models.js';
 import { pythonJson } from './helpers/python.js';
 import { CLI, serveCli, spawnServer, waitReady, type ServerProcess } from './helpers/server.js';
@@ -75,16 +76,6 @@ function client(server: ServerProcess, transport: 'rest' | 'grpc'): ModelClient 
   const c = new ModelClient({ url: server.url, grpc: server.grpcTarget, transport });
   clients.push(c);
   return c;
-}
-
-async function rejects(p: Promise<unknown>): Promise<ClientError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ClientError, `expected a ClientError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('the call succeeded');
 }
 
 const states = async (c: ModelClient, ready?: boolean) =>

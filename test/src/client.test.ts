@@ -15,6 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_OPTIONS } from '@modelfleet/shared/grpc/protos';
 import { ClientError, ModelClient, seldonData, seldonTensor, type SeldonPayload } from '@modelfleet/client';
+import { rejects } from './helpers/client-errors.js';
 import { assertClose, IRIS_ROWS, sklearnModels, type TrainedModels } from './helpers/models.js';
 import { CLI, serveCli, spawnServer, waitReady, type ServerProcess } from './helpers/server.js';
 
@@ -68,16 +69,6 @@ function client(server: ServerProcess, transport: 'rest' | 'grpc', extra: Partia
 }
 
 const proba = () => models.expected.iris.predict_proba as number[][];
-
-async function rejects(p: Promise<unknown>): Promise<ClientError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ClientError, `expected a ClientError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('the call succeeded');
-}
 
 for (const transport of ['rest', 'grpc'] as const) {
   describe(`Seldon protocol over ${transport}`, () => {
