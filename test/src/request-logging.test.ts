@@ -11,6 +11,10 @@ import path from 'node:path';
 import { assertClose, IRIS_ROWS, sklearnModels, type TrainedModels } from './helpers/models.js';
 import { CLI, postJson, serveCli, spawnServer, waitReady, type ServerProcess } from './helpers/server.js';
 import { startEventSink, type EventSink, type Received } from './helpers/event-sink.js';
+import { Registry } from 'prom-client';
+import { CloudEventsSink } from '@modelfleet/shared/logging/cloudevents-sink';
+import { LoggerMetrics } from '@modelfleet/shared/logging/sink';
+import { createLogger } from '@modelfleet/shared/logger';
 
 const ce = (r: Received, name: string) => r.headers[`ce-${name}`];
 const ofRequest = (puid: string) => (rs: Received[]) => rs.filter((r) => ce(r, 'requestid') === puid);
@@ -87,6 +91,49 @@ describe('standalone server to a CloudEvents sink', () => {
 });
 
 describe('a sink that is down or hangs costs predictions nothing', () => {
+  test('once no event has left the full queue for the write timeout, new events are dropped at once, not held', async () => {
+    // Held events survive young-generation GCs by the thousand; an event that cannot get room in time is dropped
+    // when it arrives. The events the queue took still go out, intact, when the sink answers.
+    const received: Buffer[] = [];
+    let answer = false;
+    const waiting: Array<() => void> = [];
+    const srv = (await import('node:http')).createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push(Buffer.concat(chunks));
+        const reply = () => res.end();
+        if (answer) reply();
+        else waiting.push(reply);
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const registry = new Registry();
+    const metrics = new LoggerMetrics(registry);
+    const sink = new CloudEventsSink(`http://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`, { queueSize: 2, writeTimeoutMs: 300, workers: 1, retries: 0, requestTimeoutMs: 60_000 }, metrics, createLogger('test', 'error'));
+    const source = { source: 'http://test:1/', inferenceServiceName: 'svc', namespace: 'ns', endpoint: 'default', style: 'seldon' as const };
+    const event = (i: number) => ({ kind: 'request' as const, requestId: `p${i}`, modelId: 'iris', protocol: 'seldon', contentType: 'application/json', body: `{"i":${i},"s":"é"}`, time: Date.now() });
+    const dropped = async () => (await registry.getSingleMetric('modelfleet_logger_events_dropped_total')!.get()).values.reduce((a, v) => a + v.value, 0);
+    try {
+      for (let i = 0; i < 3; i++) sink.send(event(i), source); // one with the (hanging) sender, two queued
+      await new Promise((r) => setTimeout(r, 400));
+      sink.send(event(3), source);
+      assert.equal(await dropped(), 1, 'the stalled queue drops a new event when it arrives');
+      answer = true;
+      for (const w of waiting.splice(0)) w();
+      const deadline = Date.now() + 10_000;
+      while (received.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(received.map((b) => JSON.parse(b.toString()).i), [0, 1, 2]);
+      assert.equal(received[1].toString(), '{"i":1,"s":"é"}');
+      // The queue moved again: an event that finds it full now waits for room instead of being dropped.
+      for (let i = 4; i < 8; i++) sink.send(event(i), source);
+      assert.equal(await dropped(), 1);
+    } finally {
+      await sink.close(1000);
+      srv.close();
+    }
+  });
+
   for (const kind of ['dead', 'hanging'] as const) {
     test(`${kind} sink: every prediction answers; full-queue drops are counted and logged once`, async () => {
       // dead: a port nobody listens on; hanging: accepts connections and never answers.
