@@ -17,10 +17,9 @@ if [ "${1:-}" = "--check" ]; then say "not built yet ($bin)"; exit 1; fi
 # Debian's dev packages stand in for what upstream's CMake fetches from GitHub.
 pkgs=(cmake make g++ pkg-config protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libcurl4-openssl-dev rapidjson-dev libb64-dev zlib1g-dev)
+installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pkgs[@]}" 2>/dev/null | awk '$1 == "ii" { printf "%s ", $2 }') "
 missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+for p in "${pkgs[@]}"; do [[ "$installed" == *" ${p} "* ]] || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
   command -v apt-get >/dev/null || { say "needs apt-get to install: ${missing[*]}"; exit 1; }

@@ -120,16 +120,16 @@ describe('perf_analyzer drives our servers with nothing but their model configur
         assert.equal(r.code, 0, r.output);
         assert.match(r.output, /Batch size: 2/);
 
-        // Its CSV: one line per concurrency, positive throughput.
+        // Its CSV: one line per concurrency (sorted by throughput), positive throughput.
         const lines = readFileSync(csv, 'utf8').trim().split('\n');
         assert.match(lines[0], /^Concurrency,Inferences\/Second,/);
-        const rows = lines.slice(1).map((l) => l.split(',').map(Number));
+        const rows = lines.slice(1).map((l) => l.split(',').map(Number)).sort((a, b) => a[0] - b[0]);
         assert.deepEqual(rows.map((c) => c[0]), [1, 2]);
         for (const c of rows) assert.ok(c[1] > 0, `throughput at concurrency ${c[0]}: ${c[1]}`);
 
         // Its profile export: every request carried 2 rows (the batch), each answered as the framework answers it.
         const exported = JSON.parse(readFileSync(profile, 'utf8')) as Profile;
-        assert.deepEqual(exported.experiments.map((e) => e.experiment.value), [1, 2]);
+        assert.deepEqual(exported.experiments.map((e) => e.experiment.value).sort(), [1, 2]);
         const width = (name: string) => config.output.find((o) => o.name === name)!.dims.reduce((a, b) => a * b, 1);
         let checked = 0;
         for (const e of exported.experiments) {
