@@ -2,7 +2,7 @@
 # Builds NVIDIA perf_analyzer (Triton HTTP + gRPC only) from bench/vendor/perf_analyzer with no network but Debian's
 # apt, and prints the binary's path on stdout (progress goes to stderr). The build is cached under
 # ${PERF_ANALYZER_CACHE:-~/.cache/modelfleet/perf_analyzer}/<hash of the tarball and CMakeLists>/perf_analyzer, so
-# later calls print the path at once. Takes ~5 CPU-minutes (10 on a busy 2-core machine); `--check` only reports
+# later calls print the path at once. Takes ~5 CPU-minutes (10-20 minutes on a busy 2-core machine); `--check` only reports
 # whether the cached binary exists (exit 1 if not) without building.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../vendor/perf_analyzer" && pwd)
@@ -17,7 +17,7 @@ if [ "${1:-}" = "--check" ]; then say "not built yet ($bin)"; exit 1; fi
 # Debian's dev packages stand in for what upstream's CMake fetches from GitHub.
 pkgs=(cmake make g++ pkg-config protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libcurl4-openssl-dev rapidjson-dev libb64-dev zlib1g-dev)
-installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pkgs[@]}" 2>/dev/null | awk '$1 == "ii" { printf "%s ", $2 }') "
+installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pkgs[@]}" 2>/dev/null | awk '$1 == "ii" { printf "%s ", $2 }' || true) "
 missing=()
 for p in "${pkgs[@]}"; do [[ "$installed" == *" ${p} "* ]] || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
