@@ -30,7 +30,6 @@ print(json.dumps({'predict_proba': m.predict_proba(rows).tolist()}))
 `;
 
 interface Target {
-  label: string;
   server: ServerProcess;
   /** predict_proba per IRIS_ROWS row, as the framework computes it. */
   expected: number[][];
@@ -76,9 +75,9 @@ before(
     const xgbDir = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-pa-xgb-'));
     const xgb = await pythonJson<{ predict_proba: number[][] }>(TRAIN_XGB, ['xgboost', 'sklearn'], [xgbDir, JSON.stringify(IRIS_ROWS)]);
     const sklearn = await serveCli(['SKLEARN_SERVER', '--model-uri', sk.paths.iris, '--model-name', 'iris', '--param', 'engine=native']);
-    targets.push({ label: 'SKLEARN_SERVER (native iris)', server: sklearn, expected: sk.expected.iris.predict_proba as number[][], rel: 1e-9 });
+    targets.push({ server: sklearn, expected: sk.expected.iris.predict_proba as number[][], rel: 1e-9 });
     const xgboost = await serveCli(['XGBOOST_SERVER', '--model-uri', xgbDir, '--model-name', 'iris', '--param', 'engine=native']);
-    targets.push({ label: 'XGBOOST_SERVER', server: xgboost, expected: xgb.predict_proba, rel: 1e-5 });
+    targets.push({ server: xgboost, expected: xgb.predict_proba, rel: 1e-5 });
     for (const t of targets) await waitReady(t.server);
   },
   { timeout: 50 * 60_000 },
