@@ -38,6 +38,13 @@ if [ "${1:-}" = "--dev" ]; then
     if ! command -v "${tool%%:*}" >/dev/null 2>&1; then missing_pkgs+=("${tool#*:}"); fi
   done
 fi
+# perf_analyzer (the bench and its test build it from bench/vendor/perf_analyzer) compiles against these.
+if [ "${1:-}" = "--dev" ] && command -v dpkg-query >/dev/null 2>&1; then
+  pa_pkgs=(cmake make g++ pkg-config protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libcurl4-openssl-dev rapidjson-dev libb64-dev zlib1g-dev)
+  # One dpkg-query for all of them: it lists the installed ones.
+  installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${pa_pkgs[@]}" 2>/dev/null | awk '$1 == "ii" { printf "%s ", $2 }' || true) "
+  for p in "${pa_pkgs[@]}"; do [[ "$installed" == *" ${p} "* ]] || missing_pkgs+=("$p"); done
+fi
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${missing_pkgs[*]}"

@@ -17,6 +17,8 @@ export interface GrpcLoadSpec {
   request: Record<string, unknown>;
   concurrency: number;
   seconds: number;
+  /** Streams per connection (4 unless given): concurrency / streams connections. */
+  streams?: number;
 }
 
 /** One unary call checked with a real client first: h2load only sees HTTP 200, and gRPC errors ride in trailers. */
@@ -47,10 +49,11 @@ export async function h2load(spec: GrpcLoadSpec, workDir: string): Promise<LoadR
   const body = path.join(workDir, `grpc-${stamp}.bin`);
   const log = path.join(workDir, `h2load-${stamp}.log`);
   writeFileSync(body, frame);
-  const streams = 4;
+  const streams = spec.streams ?? 4;
+  const clients = spec.concurrency / streams;
   await promisify(execFile)(
     'h2load',
-    ['-c', String(spec.concurrency / streams), '-m', String(streams), '-t', '2', '-D', String(spec.seconds), '-d', body,
+    ['-c', String(clients), '-m', String(streams), '-t', String(Math.min(2, clients)), '-D', String(spec.seconds), '-d', body,
       '-H', 'content-type: application/grpc', '-H', 'te: trailers', '--log-file', log, `http://${spec.target}/${spec.method}`],
     { maxBuffer: 16 << 20 },
   );

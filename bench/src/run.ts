@@ -18,6 +18,7 @@ import { wrk, type LoadResult } from './wrk.js';
 import { treeShapThroughput, type TreeShapThroughput } from './treeshap.js';
 import { CLI, MLP_WIDTH, ROOT, trainModels } from './models.js';
 import { benchDetectors } from './detectors.js';
+import { benchPerfAnalyzer } from './perf-analyzer.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -113,6 +114,10 @@ async function main(): Promise<void> {
   const detectorLines = !only || detectorOnly ? await benchDetectors(quick) : [];
   if (detectorOnly) return report([], {}, [], { rows: [], crashes: [] }, undefined, detectorLines);
   const models = await trainModels();
+  // NVIDIA perf_analyzer against the sklearn server (built from vendored source on first use, then cached).
+  const paOnly = only !== undefined && 'perf_analyzer'.startsWith(only);
+  const paLines = !only || paOnly ? await benchPerfAnalyzer(models.iris, quick, work) : [];
+  if (paOnly) return report([], {}, [], { rows: [], crashes: [] }, undefined, paLines);
   // Request logging and tracing go to a live sink process (or, for the dead case, a port nobody listens on).
   const sink = await startProcess([path.join(ROOT, 'bench/dist/event-sink.js')]);
   const deadPort = await closedPort();
@@ -340,7 +345,7 @@ async function main(): Promise<void> {
   const treeshap = !only || /treeshap|explain/i.test(only) ? await treeShapThroughput(mkdtempSync(path.join(work, 'treeshap-'))) : undefined;
   if (treeshap) process.stderr.write(`TreeShap ${treeshap.oursRowsPerSec.toFixed(0)} rows/s vs xgboost pred_contribs ${treeshap.xgboostRowsPerSec.toFixed(0)} rows/s (${treeshap.ratio.toFixed(2)}x)\n`);
   await sink.stop();
-  report(results, memory, cold, bridges, treeshap, detectorLines);
+  report(results, memory, cold, bridges, treeshap, [...detectorLines, ...(paLines.length ? ['', ...paLines] : [])]);
 }
 
 type Row = Workload & LoadResult & { rpsRatio: number; p50Ratio: number; p99Ratio: number; grpcRatio?: number; sessionRun?: SessionRunShare };
