@@ -185,3 +185,78 @@ describe('Python-engine models share the server pool of Python processes', () =>
     assert.equal(pythonChildren(pid).length, 2);
   });
 });
+
+// Native and ONNX models share the server's worker threads (one piscina pool per engine): threads build each model
+// the first time they run it, by id. With an inline budget of 1 us every request of many rows runs on the threads,
+// so requests to two models of each engine, interleaved, must each get their own model's answer; unloading one
+// model leaves the threads to the others.
+const TRAIN_THREADS = `
+import json, os, sys
+import joblib, numpy as np, torch
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+root = sys.argv[1]
+X, y = load_iris(return_X_y=True)
+rows = np.tile(X, (2, 1))[:256]
+out = {'rows': rows.tolist(), 'proba': {}, 'mlp_rows': None, 'scores': {}}
+def settings(name, body):
+    d = os.path.join(root, name); os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, 'model-settings.json'), 'w') as f: json.dump(body, f)
+    return d
+for name, C in (('lr-a', 1.0), ('lr-b', 0.01)):
+    m = LogisticRegression(max_iter=1000, C=C).fit(X, y)
+    d = settings(name, {'name': name, 'implementation': 'mlserver_sklearn.SKLearnModel', 'parameters': {'extra': {'engine': 'native'}}})
+    joblib.dump(m, os.path.join(d, 'model.joblib'))
+    out['proba'][name] = m.predict_proba(rows).tolist()
+mlp_rows = np.random.default_rng(5).normal(size=(256, 8)).astype(np.float32)
+out['mlp_rows'] = mlp_rows.tolist()
+for name, seed in (('mlp-a', 1), ('mlp-b', 2)):
+    torch.manual_seed(seed)
+    mlp = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4)).eval()
+    d = settings(name, {'name': name, 'implementation': 'TENSORFLOW_SERVER'})
+    torch.onnx.export(mlp, torch.from_numpy(mlp_rows), os.path.join(d, 'model.onnx'), input_names=['x'], output_names=['y'],
+                      dynamic_axes={'x': {0: 'batch'}, 'y': {0: 'batch'}}, opset_version=13)
+    with torch.no_grad():
+        out['scores'][name] = mlp(torch.from_numpy(mlp_rows)).numpy().tolist()
+json.dump(out, sys.stdout)
+`;
+
+describe('native and ONNX models share the server worker threads', () => {
+  let threaded: ServerProcess;
+  let t: { rows: number[][]; proba: Record<string, number[][]>; mlp_rows: number[][]; scores: Record<string, number[][]> };
+  before(async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'modelfleet-threads-'));
+    t = await pythonJson(TRAIN_THREADS, ['sklearn', 'torch', 'onnx'], [root]);
+    threaded = await spawnServer([CLI, 'start', root], { MODELFLEET_WORKERS: '2', MODELFLEET_INLINE_BUDGET_US: '1' });
+    await waitReady(threaded, 180_000);
+  });
+  after(async () => {
+    assert.equal(await threaded?.stop(), 0, threaded?.logs());
+  });
+
+  const ask = async (name: string) => {
+    const onnx = name.startsWith('mlp');
+    const rows = onnx ? t.mlp_rows : t.rows;
+    const r = await postJson(`${threaded.url}/v2/models/${name}/infer`, {
+      inputs: [{ name: onnx ? 'x' : 'input-0', shape: [rows.length, rows[0].length], datatype: onnx ? 'FP32' : 'FP64', data: rows.flat() }],
+      ...(onnx ? {} : { outputs: [{ name: 'predict_proba' }] }),
+    });
+    assert.equal(r.status, 200, `${name}: ${r.text}`);
+    return { name, got: nest(r.json.outputs[0]), want: onnx ? t.scores[name] : t.proba[name], rel: onnx ? 1e-5 : 1e-9 };
+  };
+
+  test('interleaved many-row requests to two native and two ONNX models: each answers with its own model', async () => {
+    assert.match(threaded.logs(), /larger ones on 2 worker thread/);
+    const names = ['lr-a', 'lr-b', 'mlp-a', 'mlp-b'];
+    const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => ask(names[i % 4])));
+    for (const a of answers) assertClose(a.got, a.want, a.rel);
+  });
+
+  test('unloading one model of each engine leaves the shared threads serving the other', async () => {
+    for (const name of ['lr-a', 'mlp-a']) assert.equal((await postJson(`${threaded.url}/v2/repository/models/${name}/unload`, '')).status, 200);
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => ask(i % 2 ? 'lr-b' : 'mlp-b')));
+    for (const a of answers) assertClose(a.got, a.want, a.rel);
+    for (const name of ['lr-a', 'mlp-a']) assert.equal((await postJson(`${threaded.url}/v2/repository/models/${name}/load`, '')).status, 200);
+    for (const a of await Promise.all(['lr-a', 'mlp-a', 'lr-b', 'mlp-b'].map(ask))) assertClose(a.got, a.want, a.rel);
+  });
+});
