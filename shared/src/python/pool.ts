@@ -70,13 +70,22 @@ export class PythonPool {
     return this.workers.map((w) => w.proc.pid ?? 0);
   }
 
-  private spawn(): Worker {
+  private spawn(replacement = false): Worker {
     const w = new Worker(new PythonProcess(this.bin, process.env));
     this.workers.push(w);
     void w.proc.exited.then((reason) => this.onExit(w, reason));
     // A new process (at start or replacing a dead one) loads every model first; each becomes servable there once
     // its load is done.
-    for (const [id, load] of this.models) void this.loadOn(w, id, load).catch((err: Error) => this.log.error(`python process ${w.proc.pid}: model ${id} did not load again: ${err.message}`));
+    const loads = [...this.models].map(([id, load]) =>
+      this.loadOn(w, id, load).catch((err: Error) => {
+        this.log.error(`python process ${w.proc.pid}: model ${id} did not load again: ${err.message}`);
+      }),
+    );
+    if (replacement) {
+      void Promise.all(loads).then(() => {
+        if (w.proc.alive) this.log.info(`replacement python process loaded the models (${w.models.size}); ${this.workers.length}/${this.size} up`);
+      });
+    }
     return w;
   }
 
@@ -88,7 +97,7 @@ export class PythonPool {
     // A process that keeps dying at load (a broken install) is replaced with backoff; a served request resets it.
     const delay = this.deaths++ < this.size ? 0 : Math.min(30_000, 500 * 2 ** (this.deaths - this.size));
     const replace = () => {
-      if (!this.stopping && this.workers.length < this.size) this.spawn();
+      if (!this.stopping && this.workers.length < this.size) this.spawn(true);
     };
     if (delay) setTimeout(replace, delay).unref();
     else setImmediate(replace);

@@ -66,7 +66,7 @@ export class PythonRuntime implements ModelRuntime {
     const { opts } = this;
     const py = await findPython(opts.requiredModules);
     const pool = sharedPythonPool(py.bin, opts.workers);
-    opts.log.info(`python engine: ${py.bin} (Python ${py.version}), the server's ${pool.processes} process(es), model ${opts.modelPath}`);
+    opts.log.info(`python engine: ${py.bin} (Python ${py.version}), ${pool.processes} process(es) shared by the server's Python models, model ${opts.modelPath}`);
     try {
       this.info = (await pool.load(this.id, { loader: opts.loaderPath, path: opts.modelPath, options: opts.loaderOptions ?? {} })) as PythonModelInfo;
     } catch (err) {

@@ -84,7 +84,7 @@ export class UserModelRuntime implements ModelRuntime {
     const { opts } = this;
     const py = await findPython(['numpy']);
     const pool = sharedPythonPool(py.bin, opts.workers);
-    opts.log.info(`python class ${opts.interfaceName} from ${opts.modelPath}: ${py.bin} (Python ${py.version}), the server's ${pool.processes} process(es)`);
+    opts.log.info(`python class ${opts.interfaceName} from ${opts.modelPath}: ${py.bin} (Python ${py.version}), ${pool.processes} process(es) shared by the server's Python models`);
     try {
       this.info = (await pool.load(this.id, { loader: USER_MODEL_LOADER, path: opts.modelPath, options: { interface: opts.interfaceName, parameters: opts.parameters } })) as unknown as ClassInfo;
     } catch (err) {
