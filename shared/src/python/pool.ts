@@ -38,7 +38,7 @@ class Worker {
  * numpy and scikit-learn imported. Loads and unloads go to every process between requests; a process that dies is
  * replaced and the replacement loads every model again before it takes their requests. The event loop talks to the
  * processes directly (they are where the work runs, so no worker thread sits in between). Runtimes take an idle
- * process that holds their model with `acquire(id)` and hear of newly idle ones through `onIdle` listeners.
+ * process that holds their model with `acquire(id)` and hear of newly idle ones through `addListener`.
  */
 export class PythonPool {
   private workers: Worker[] = [];
@@ -64,10 +64,6 @@ export class PythonPool {
 
   get processes(): number {
     return this.workers.length;
-  }
-
-  get pids(): number[] {
-    return this.workers.map((w) => w.proc.pid ?? 0);
   }
 
   private spawn(replacement = false): Worker {
@@ -241,9 +237,4 @@ export function sharedPythonPool(bin: string, workers: number): PythonPool {
   }
   pool.ensureSize(workers);
   return pool;
-}
-
-/** The live pools' process ids (tests and the memory bench count them). */
-export function pythonPoolPids(): number[] {
-  return [...pools.values()].flatMap((p) => p.pids);
 }
