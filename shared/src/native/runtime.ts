@@ -53,8 +53,10 @@ export class NativeRuntime implements ModelRuntime {
   async load(): Promise<void> {
     const { opts } = this;
     if (opts.workers > 0) {
-      // The model's arrays live in SharedArrayBuffers: every thread reads the same memory.
-      this.transferable = opts.model.toTransferable();
+      // The model's arrays live in SharedArrayBuffers: every thread reads the same memory, and passing them with
+      // each task passes a handle (a plain ArrayBuffer would be copied every time, so it moves to shared memory once).
+      const t = opts.model.toTransferable();
+      this.transferable = { ...t, buffers: t.buffers.map((b) => (b instanceof SharedArrayBuffer ? b : shared(b))) };
       this.threads = sharedThreads(WORKER, NATIVE_CHANNEL, opts.workers, opts.maxQueue, this.id);
     }
     this.usPerRow = calibrate(opts.model);
@@ -128,6 +130,12 @@ export class NativeRuntime implements ModelRuntime {
     this.threads = undefined;
     await threads?.remove(this.id);
   }
+}
+
+function shared(b: ArrayBuffer): SharedArrayBuffer {
+  const s = new SharedArrayBuffer(b.byteLength);
+  new Uint8Array(s).set(new Uint8Array(b));
+  return s;
 }
 
 /**
