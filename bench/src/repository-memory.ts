@@ -2,7 +2,8 @@
  * node bench/dist/repository-memory.js: what one more model costs in a model repository server. For each engine,
  * `modelfleet start` on a repository of 1 and of 5 copies of the same model (model-settings.json files pointing at
  * one bench model), each copy answered once, then the PSS of the whole process tree (Python workers included):
- * (PSS(5) - PSS(1)) / 4 is the cost of one more model. MODELFLEET_WORKERS=2 (one per core here).
+ * (PSS(5) - PSS(1)) / 4 is the cost of one more model. MODELFLEET_WORKERS=2 (one per core here). Arguments, if
+ * any, name the engines to measure (e.g. `sklearn-python`).
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -50,7 +51,8 @@ async function main(): Promise<void> {
     { name: 'onnx-mlp', settings: { implementation: 'TENSORFLOW_SERVER', parameters: { uri: models.mlp } }, request: { inputs: [{ name: 'x', shape: [1, MLP_WIDTH], datatype: 'FP32', data: new Array(MLP_WIDTH).fill(0.1) }] } },
   ];
   const lines = ['| engine | PSS, 1 model | PSS, 5 models | one more model |', '|---|---:|---:|---:|'];
-  for (const kind of kinds) {
+  const only = process.argv.slice(2);
+  for (const kind of kinds.filter((k) => !only.length || only.includes(k.name))) {
     const one = await measure(kind, 1);
     const five = await measure(kind, 5);
     lines.push(`| ${kind.name} | ${one.toFixed(0)} MiB | ${five.toFixed(0)} MiB | ${((five - one) / 4).toFixed(1)} MiB |`);

@@ -95,9 +95,10 @@ def decode_msg(m, blob):
 
 
 class UserModel:
-    def __init__(self, obj, interface):
+    def __init__(self, obj, interface, folder):
         self.obj = obj
         self.interface = interface
+        self.folder = folder
         self.hooks = {h: defined(obj, h) for h in HOOKS}
         self.raw = {h: defined(obj, h + "_raw") for h in HOOKS}
 
@@ -120,6 +121,8 @@ class UserModel:
     # --- the frame entry point -------------------------------------------------------------------------------
     def call(self, header, blob):
         method = header["method"]
+        if os.getcwd() != self.folder:
+            os.chdir(self.folder)  # the process may hold several classes: each runs in its own folder
         start = time.perf_counter()
         try:
             reply, chunks = getattr(self, "op_" + method)(header, blob)
@@ -337,11 +340,18 @@ def _accepts(fn, name):
 def load(path, options):
     """Imports the class from the model folder (which becomes the working directory, as /microservice is in Seldon's
     images), builds it with the unit's parameters as keyword arguments, then calls its optional load()."""
-    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    folder = os.path.abspath(path if os.path.isdir(path) else os.path.dirname(path))
     os.chdir(folder)
+    # The process may already hold another model's class under the same module name (Model.py in two folders):
+    # import this folder's own.
+    module_name = options["interface"].rpartition(".")[0] or options["interface"]
+    top = module_name.split(".")[0]
+    for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+        if not os.path.abspath(getattr(sys.modules[name], "__file__", None) or "").startswith(folder + os.sep):
+            del sys.modules[name]
     sys.path.insert(0, folder)
     cls = import_class(options["interface"])
     obj = cls(**(options.get("parameters") or {}))
     if callable(getattr(obj, "load", None)):
         obj.load()
-    return UserModel(obj, options["interface"])
+    return UserModel(obj, options["interface"], folder)

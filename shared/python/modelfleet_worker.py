@@ -1,4 +1,4 @@
-"""Python end of modelfleet's bridge: one process per worker, serving one model.
+"""Python end of modelfleet's bridge: one process per worker, serving every model of the server's Python engine.
 
 Framing on fds 3 (requests in) and 4 (replies out), so anything the model prints on stdout/stderr goes to the
 server log and cannot corrupt the protocol. A frame is: uint32 LE header length, uint32 LE blob length, a JSON
@@ -7,8 +7,11 @@ header, then the blob: numeric tensors travel as raw little-endian bytes, never 
 A server supplies a loader module with `load(path, options) -> model`, where the model has `info() -> dict` and
 `infer(inputs: dict[name, ndarray], outputs: list[str], parameters: dict) -> dict[name, array-like]` (or a pair:
 that dict and a response parameters dict, when the answer needs describing, e.g. MLServer's content_type), and may
-have `call(header, blob) -> (reply header, byte chunks)` for other operations.
+have `call(header, blob) -> (reply header, byte chunks)` for other operations. Frames name their model by the id the
+server gave it at load (`model`); `unload` frees one. One process holds many models, so they share the interpreter
+and the libraries it imported.
 """
+import gc
 import importlib.util
 import json
 import os
@@ -34,7 +37,8 @@ class Bridge:
     def __init__(self, rfd, wfd):
         self.rf = os.fdopen(rfd, "rb", buffering=0)
         self.wf = os.fdopen(wfd, "wb", buffering=0)
-        self.model = None
+        self.models = {}
+        self.loaders = {}
 
     def read_exact(self, n):
         buf = bytearray(n)
@@ -73,28 +77,42 @@ class Bridge:
                 self.load(header)
             elif op == "call":
                 self.call(header, blob)
+            elif op == "unload":
+                self.models.pop(header.get("model", ""), None)
+                gc.collect()  # the model's arrays go now, not at some later allocation
+                self.send({"ok": True})
             else:
                 self.fail("internal", ValueError(f"unknown op {op!r}"))
 
     def load(self, header):
         try:
-            spec = importlib.util.spec_from_file_location("modelfleet_loader", header["loader"])
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            module = self.loaders.get(header["loader"])
+            if module is None:  # once per loader file: its models share it
+                spec = importlib.util.spec_from_file_location("modelfleet_loader", header["loader"])
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                self.loaders[header["loader"]] = module
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                self.model = module.load(header["path"], header.get("options") or {})
-            info = self.model.info()
+                model = module.load(header["path"], header.get("options") or {})
+            info = model.info()
+            self.models[header.get("model", "")] = model
             info.setdefault("warnings", [])
             info["warnings"] += [str(w.message) for w in caught]
             self.send({"ok": info, "pid": os.getpid()})
         except Exception as exc:  # reported to the operator at start-up, with the loader's message
             self.fail("load", exc)
 
+    def model(self, header):
+        model = self.models.get(header.get("model", ""))
+        if model is None:
+            raise RuntimeError(f"model {header.get('model')!r} is not loaded in this process")
+        return model
+
     def call(self, header, blob):
         """Operations beyond infer (the language wrapper's hooks): the model answers a header and byte chunks."""
         try:
-            reply, chunks = self.model.call(header, blob)
+            reply, chunks = self.model(header).call(header, blob)
             self.send({"ok": reply} if "error" not in reply else reply, chunks)
         except Exception as exc:
             self.fail("internal", exc)
@@ -102,7 +120,7 @@ class Bridge:
     def infer(self, header, blob):
         try:
             inputs = decode(header["inputs"], blob)
-            results = self.model.infer(inputs, header["outputs"], header.get("parameters") or {})
+            results = self.model(header).infer(inputs, header["outputs"], header.get("parameters") or {})
             reply = {}
             if isinstance(results, tuple):
                 results, reply["parameters"] = results

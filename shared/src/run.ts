@@ -23,7 +23,7 @@ const EXIT_LOAD = 1;
  * the process becomes a cluster primary that forks that many servers sharing the HTTP and gRPC ports.
  */
 export async function runServer(def: ServerDefinition, settings: Settings): Promise<void> {
-  if (settings.httpProcesses > 1 && cluster.isPrimary) return runPrimary(def, settings);
+  if (settings.httpProcesses > 1 && cluster.isPrimary) return runPrimary(def.image.split('/').pop() ?? def.implementation, settings);
   const metricsPort = Number(process.env.MODELFLEET_CLUSTER_METRICS_PORT);
   const bindAfterLoad = process.env.MODELFLEET_CLUSTER_BIND_EARLY !== '1';
   await runOne(def, settings, cluster.isWorker ? { clusterWorker: { metricsPort, bindAfterLoad } } : {});
@@ -101,10 +101,11 @@ async function runOne(def: ServerDefinition, settings: Settings, options: StartO
 }
 
 /** A server process tells the primary its model is loaded. */
-const READY = { modelfleet: 'ready' };
+export const READY = { modelfleet: 'ready' };
 
-async function runPrimary(def: ServerDefinition, settings: Settings): Promise<void> {
-  const log = createLogger(`${def.image.split('/').pop() ?? def.implementation}:primary`);
+/** The cluster primary: forks `settings.httpProcesses` servers (this same command), replaces those that die. */
+export async function runPrimary(label: string, settings: Settings): Promise<void> {
+  const log = createLogger(`${label}:primary`);
   const metricsServer = createClusterMetricsServer(settings.metricsPath);
   await new Promise<void>((resolve, reject) => {
     metricsServer.once('error', reject);

@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
 import { badInput, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName, TensorMetadata } from '../runtime.js';
 import type { Parameters, Tensor } from '../tensor.js';
 import { asFloat64 } from '../tensor.js';
 import type { NativeTask, NativeTaskResult } from '../parallel/native-worker.js';
+import { NATIVE_CHANNEL, sharedThreads, type SharedThreads } from '../parallel/shared-threads.js';
+import type { Transferable } from './types.js';
 import { NativeInputError } from './errors.js';
 import { probeOutputs } from '../output-probe.js';
 import type { NativeModel, NativeOutput } from './types.js';
@@ -31,9 +32,14 @@ export interface NativeRuntimeOptions {
   log: Logger;
 }
 
+let nextId = 0;
+
 /** Serves a NativeModel (tree ensembles, linear models) with no Python on the request path. */
 export class NativeRuntime implements ModelRuntime {
-  private pool?: Piscina;
+  private threads?: SharedThreads;
+  /** This model in the server's shared threads, and what they build it from. */
+  private readonly id = `native#${++nextId}`;
+  private transferable?: Transferable;
   private usPerRow = 0;
   private probed?: TensorMetadata[];
 
@@ -47,15 +53,11 @@ export class NativeRuntime implements ModelRuntime {
   async load(): Promise<void> {
     const { opts } = this;
     if (opts.workers > 0) {
-      this.pool = new Piscina({
-        filename: WORKER,
-        minThreads: opts.workers,
-        maxThreads: opts.workers,
-        idleTimeout: Number.MAX_SAFE_INTEGER,
-        maxQueue: opts.maxQueue,
-        // The model's arrays live in SharedArrayBuffers: every worker reads the same memory.
-        workerData: { model: opts.model.toTransferable() },
-      });
+      // The model's arrays live in SharedArrayBuffers: every thread reads the same memory, and passing them with
+      // each task passes a handle (a plain ArrayBuffer would be copied every time, so it moves to shared memory once).
+      const t = opts.model.toTransferable();
+      this.transferable = { ...t, buffers: t.buffers.map((b) => (b instanceof SharedArrayBuffer ? b : shared(b))) };
+      this.threads = sharedThreads(WORKER, NATIVE_CHANNEL, opts.workers, opts.maxQueue, this.id);
     }
     this.usPerRow = calibrate(opts.model);
     const inlineRows = Math.floor(opts.inlineBudgetUs / this.usPerRow);
@@ -85,7 +87,8 @@ export class NativeRuntime implements ModelRuntime {
   }
 
   private async run(X: Float64Array | Float32Array, nRows: number, output: string): Promise<NativeOutput> {
-    if (!this.pool || nRows * this.usPerRow <= this.opts.inlineBudgetUs) {
+    const pool = this.threads?.pool;
+    if (!pool || nRows * this.usPerRow <= this.opts.inlineBudgetUs) {
       try {
         return this.opts.model.run(X, nRows, output);
       } catch (err) {
@@ -95,10 +98,10 @@ export class NativeRuntime implements ModelRuntime {
     }
     let result: NativeTaskResult;
     try {
-      result = (await this.pool.run({ X, nRows, output } satisfies NativeTask)) as NativeTaskResult;
+      result = (await pool.run({ id: this.id, model: this.transferable!, X, nRows, output } satisfies NativeTask)) as NativeTaskResult;
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
-      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${this.pool.queueSize} requests already queued`);
+      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${pool.queueSize} requests already queued`);
       throw err;
     }
     if ('inputError' in result) throw badInput(result.inputError);
@@ -123,10 +126,16 @@ export class NativeRuntime implements ModelRuntime {
   }
 
   async unload(): Promise<void> {
-    const pool = this.pool;
-    this.pool = undefined;
-    await pool?.destroy();
+    const threads = this.threads;
+    this.threads = undefined;
+    await threads?.remove(this.id);
   }
+}
+
+function shared(b: ArrayBuffer): SharedArrayBuffer {
+  const s = new SharedArrayBuffer(b.byteLength);
+  new Uint8Array(s).set(new Uint8Array(b));
+  return s;
 }
 
 /**

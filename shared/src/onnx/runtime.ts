@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type * as Ort from 'onnxruntime-node';
-import { Piscina } from 'piscina';
 import { ConfigError } from '../config/parameters.js';
 import { badInput, internal, notReady, ServingError, unavailable } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -13,8 +12,10 @@ import { onnxThreads, type OnnxThreads } from './settings.js';
 import { fromOrt, ORT_TO_V2, toOrt, type OrtInputInfo, type OrtTensorLike } from './tensors.js';
 import { rewriteZipMaps, type ZipMapRewrite } from './zipmap.js';
 import type { OnnxTask, OnnxTaskResult } from './pool-worker.js';
+import { ONNX_CHANNEL, sharedThreads, type SharedThreads } from '../parallel/shared-threads.js';
 
 const WORKER = fileURLToPath(new URL('./pool-worker.js', import.meta.url));
+let nextId = 0;
 
 export interface OnnxRuntimeOptions extends OnnxThreads {
   /** An .onnx file, or a folder holding model.onnx or exactly one *.onnx. */
@@ -65,7 +66,10 @@ export class OnnxRuntime implements ModelRuntime {
   private outputs: OutputInfo[] = [];
   private zipmaps: ZipMapRewrite[] = [];
   private readonly stats: RunStats = { runs: 0, totalMs: 0 };
-  private pool?: Piscina;
+  private pool?: SharedThreads;
+  /** This model in the server's shared threads: its id, bytes (shared memory) and session options there. */
+  private readonly id = `onnx#${++nextId}`;
+  private shared?: { model: Uint8Array; options: Ort.InferenceSession.SessionOptions };
   /** Estimated session.run cost (fixed + per batch row), when calibration could run the model. */
   private cost?: RunCost;
   private readonly threads: OnnxThreads;
@@ -130,15 +134,11 @@ export class OnnxRuntime implements ModelRuntime {
     const workers = this.opts.workers ?? 0;
     if (workers > 0) {
       this.cost = await calibrate(ort, session, inputs, this.log);
-      this.pool = new Piscina({
-        filename: WORKER,
-        minThreads: workers,
-        maxThreads: workers,
-        idleTimeout: Number.MAX_SAFE_INTEGER,
-        maxQueue: this.opts.maxQueue ?? 1000,
-        // Workers run side by side: one intra-op thread each unless configured, so they do not fight over cores.
-        workerData: { model: rewritten.bytes, options: { ...options, intraOpNumThreads: intraOpThreads ?? 1 } },
-      });
+      const bytes = new Uint8Array(new SharedArrayBuffer(rewritten.bytes.byteLength));
+      bytes.set(rewritten.bytes);
+      // Threads run side by side: one intra-op thread each unless configured, so they do not fight over cores.
+      this.shared = { model: bytes, options: { ...options, intraOpNumThreads: intraOpThreads ?? 1 } };
+      this.pool = sharedThreads(WORKER, ONNX_CHANNEL, workers, this.opts.maxQueue ?? 1000, this.id);
       const budget = this.opts.inlineBudgetUs ?? 1000;
       const { cost } = this;
       this.log.info(
@@ -170,7 +170,7 @@ export class OnnxRuntime implements ModelRuntime {
     const rows = Object.values(feeds)[0]?.dims[0] ?? 1;
     const { cost } = this;
     const inline = !this.pool || cost === undefined || cost.fixedUs + rows * cost.perRowUs <= (this.opts.inlineBudgetUs ?? 1000);
-    const results = inline ? await this.runInline(ort, session, feeds, wanted) : await this.runInPool({ feeds, fetches: wanted });
+    const results = inline ? await this.runInline(ort, session, feeds, wanted) : await this.runInPool({ id: this.id, ...this.shared!, feeds, fetches: wanted });
     return { id: request.id, outputs: wanted.map((name) => fromOrt(name, results[name])) };
   }
 
@@ -196,10 +196,10 @@ export class OnnxRuntime implements ModelRuntime {
   private async runInPool(task: OnnxTask): Promise<Record<string, OrtTensorLike>> {
     let result: OnnxTaskResult;
     try {
-      result = (await this.pool!.run(task)) as OnnxTaskResult;
+      result = (await this.pool!.pool.run(task)) as OnnxTaskResult;
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
-      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${this.pool!.queueSize} requests already queued`);
+      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${this.pool!.pool.queueSize} requests already queued`);
       throw internal(`onnx worker: ${msg}`, err);
     }
     if ('runError' in result) throw runError(new Error(result.runError));
@@ -266,7 +266,7 @@ export class OnnxRuntime implements ModelRuntime {
     }
     const pool = this.pool;
     this.pool = undefined;
-    await pool?.destroy();
+    await pool?.remove(this.id);
     await session?.release();
   }
 }

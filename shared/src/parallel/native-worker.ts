@@ -1,13 +1,18 @@
 /**
- * piscina worker for the native engine: rebuilds the model once over the SharedArrayBuffers it was handed (no copy
- * per worker) and evaluates batches off the event loop.
+ * piscina worker for the native engine, shared by every native model of the server (parallel/shared-threads.ts):
+ * rebuilds each model once, over the SharedArrayBuffers its first task carried (no copy per thread), and evaluates
+ * batches off the event loop.
  */
-import { workerData } from 'node:worker_threads';
+import { BroadcastChannel } from 'node:worker_threads';
 import { nativeFromTransferable } from '../native/transfer.js';
 import { NativeInputError } from '../native/errors.js';
-import type { NativeOutput, Transferable } from '../native/types.js';
+import type { NativeModel, NativeOutput, Transferable } from '../native/types.js';
+import { NATIVE_CHANNEL, type ThreadsNotice } from './shared-threads.js';
 
 export interface NativeTask {
+  /** The model's id in the server, and how to build it (shared memory: cheap to pass with every task). */
+  id: string;
+  model: Transferable;
   X: Float64Array | Float32Array;
   nRows: number;
   output: string;
@@ -15,9 +20,16 @@ export interface NativeTask {
 
 export type NativeTaskResult = { ok: NativeOutput } | { inputError: string };
 
-const model = nativeFromTransferable((workerData as { model: Transferable }).model);
+const models = new Map<string, NativeModel>();
+const channel = new BroadcastChannel(NATIVE_CHANNEL);
+channel.unref();
+channel.onmessage = (e) => {
+  models.delete(((e as { data: ThreadsNotice }).data).unload);
+};
 
 export default function run(task: NativeTask): NativeTaskResult {
+  let model = models.get(task.id);
+  if (!model) models.set(task.id, (model = nativeFromTransferable(task.model)));
   try {
     return { ok: model.run(task.X, task.nRows, task.output) };
   } catch (err) {

@@ -5,7 +5,7 @@ import type { Parameters, Tensor } from '../tensor.js';
 import { findPython } from './interpreter.js';
 import { JobQueue, type Job } from './batcher.js';
 import { splitOutputs, stackInputs } from '../batching/merge.js';
-import { PythonPool, WorkerDiedError } from './pool.js';
+import { sharedPythonPool, WorkerDiedError, type PythonPool } from './pool.js';
 import type { PythonProcess } from './process.js';
 import { packNumeric, unpackNumeric, type FrameTensor } from './tensors.js';
 import { probeOutputs } from '../output-probe.js';
@@ -45,34 +45,34 @@ interface Answer {
   parameters?: Parameters;
 }
 
-/** Serves a model through a pool of Python processes: the universal fallback engine. */
+let nextId = 0;
+
+/** Serves a model through the server's shared Python processes: the universal fallback engine. */
 export class PythonRuntime implements ModelRuntime {
   private pool?: PythonPool;
+  /** This load's id in the shared processes (a reload is a new runtime, so a new id beside the old one). */
+  private readonly id: string;
+  private stopListening = () => {};
   private info?: PythonModelInfo;
   private probed?: TensorMetadata[];
   private readonly queue: JobQueue;
 
   constructor(private readonly opts: PythonRuntimeOptions) {
     this.queue = new JobQueue(opts.maxQueue, opts.maxBatchRows);
+    this.id = `${opts.name}#${++nextId}`;
   }
 
   async load(): Promise<void> {
     const { opts } = this;
     const py = await findPython(opts.requiredModules);
-    opts.log.info(`python engine: ${py.bin} (Python ${py.version}), ${opts.workers} process(es), model ${opts.modelPath}`);
-    const pool = new PythonPool({
-      bin: py.bin,
-      size: opts.workers,
-      loadFrame: { op: 'load', loader: opts.loaderPath, path: opts.modelPath, options: opts.loaderOptions ?? {} },
-      log: opts.log,
-    });
+    const pool = sharedPythonPool(py.bin, opts.workers);
+    opts.log.info(`python engine: ${py.bin} (Python ${py.version}), ${pool.processes} process(es) shared by the server's Python models, model ${opts.modelPath}`);
     try {
-      this.info = (await pool.start()) as PythonModelInfo;
+      this.info = (await pool.load(this.id, { loader: opts.loaderPath, path: opts.modelPath, options: opts.loaderOptions ?? {} })) as PythonModelInfo;
     } catch (err) {
-      await pool.stop();
       throw new Error(`loading ${opts.modelPath} failed: ${(err as Error).message}`);
     }
-    pool.onIdle = () => this.dispatch();
+    this.stopListening = pool.addListener(() => this.dispatch());
     this.pool = pool;
     for (const w of this.info.warnings ?? []) opts.log.warn(`while loading: ${w}`);
     if (opts.probeOutputs) this.probed = await probeOutputs(this, opts.log);
@@ -105,7 +105,7 @@ export class PythonRuntime implements ModelRuntime {
     const pool = this.pool;
     if (!pool) return;
     while (this.queue.length) {
-      const proc = pool.acquire();
+      const proc = pool.acquire(this.id);
       if (!proc) return;
       const batch = this.queue.take();
       if (batch.length === 1) void this.runOne(proc, batch[0]);
@@ -115,7 +115,7 @@ export class PythonRuntime implements ModelRuntime {
 
   private async call(proc: PythonProcess, inputs: Tensor[], outputs: string[], parameters: Record<string, unknown>): Promise<Answer> {
     const { header, bytes } = packNumeric(inputs);
-    const reply = await this.pool!.run(proc, { op: 'infer', inputs: header, outputs, parameters }, bytes);
+    const reply = await this.pool!.run(proc, { op: 'infer', model: this.id, inputs: header, outputs, parameters }, bytes);
     const error = reply.header.error as { kind: string; type?: string; message: string } | undefined;
     if (error) {
       if (error.kind === 'bad_input') throw badInput(error.message);
@@ -171,7 +171,7 @@ export class PythonRuntime implements ModelRuntime {
       platform: this.opts.platform,
       inputs: described.inputs,
       outputs: this.probed ?? described.outputs,
-      parameters: { engine: 'python', workers: this.opts.workers, ...described.parameters },
+      parameters: { engine: 'python', workers: this.pool?.processes ?? this.opts.workers, ...described.parameters },
     };
   }
 
@@ -182,7 +182,8 @@ export class PythonRuntime implements ModelRuntime {
   async unload(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
-    this.queue.rejectAll(notReady('server is shutting down'));
-    await pool?.stop();
+    this.stopListening();
+    this.queue.rejectAll(notReady(`model ${this.opts.name} is unloading`));
+    await pool?.unload(this.id);
   }
 }

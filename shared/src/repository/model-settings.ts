@@ -17,13 +17,20 @@ export const MLSERVER_IMPLEMENTATIONS: Record<string, string> = {
 };
 const SHORT: Record<string, string> = { sklearn: 'SKLEARN_SERVER', xgboost: 'XGBOOST_SERVER', tensorflow: 'TENSORFLOW_SERVER', mlflow: 'MLFLOW_SERVER', onnx: 'TENSORFLOW_SERVER' };
 
-/** Our implementation for an MLServer or modelfleet implementation name; an unknown name says what is supported. */
+/** A user's class as MLServer names custom runtimes: `module.Class`, the module in the model's folder. */
+const CLASS_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/;
+
+/**
+ * Our implementation for an MLServer or modelfleet implementation name, or a user's Python class path (served with
+ * the language wrapper); an MLServer runtime we do not have, or anything else, is an error saying what is supported.
+ */
 export function implementationFor(name: string, where: string): string {
   const ours = MLSERVER_IMPLEMENTATIONS[name] ?? SHORT[name] ?? (SERVERS[name.toUpperCase()] ? name.toUpperCase() : undefined);
   if (ours) return ours;
+  if (CLASS_PATH.test(name) && !/^mlserver/i.test(name)) return name;
   throw new ConfigError(
     `${where}: implementation "${name}" is not supported; use one of ${Object.keys(MLSERVER_IMPLEMENTATIONS).join(', ')}` +
-      ` or ${Object.keys(SERVERS).join(', ')}`,
+      `, ${Object.keys(SERVERS).join(', ')}, or a Python class in the model's folder (module.Class, Seldon's language-wrapper contract)`,
   );
 }
 

@@ -13,11 +13,12 @@ import type { ServerMetrics } from '../metrics/registry.js';
 import { loadDefinition } from '../registry.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, ProtocolName } from '../runtime.js';
 import type { SeldonComponent } from '../seldon/component.js';
-import { MODEL_URI_PARAMETER } from '../server-definition.js';
+import { MODEL_URI_PARAMETER, type ServerDefinition } from '../server-definition.js';
 import { AdaptiveBatcher } from '../batching/adaptive.js';
 import { modelMetrics, type ModelMetrics } from './metrics.js';
 import type { ModelSpec } from './model-settings.js';
 import { scanRepository, type ScannedModel } from './scan.js';
+import type { RepositoryOp, RepositoryState } from './cluster.js';
 
 /** One model version of the repository: counts its own in-flight requests so unloading it waits for them alone. */
 export class ModelPlane extends DataPlane {
@@ -46,9 +47,13 @@ export class ModelPlane extends DataPlane {
     }
   }
 
+  /** The server that serves it, for its own routes (MLflow's /invocations); set at load. */
+  definition?: ServerDefinition;
+
   /** The runtime after a load, for a reload to take over without a gap. */
-  attach(runtime: ModelRuntime): void {
+  attach(runtime: ModelRuntime, definition: ServerDefinition): void {
     this.failure = undefined;
+    this.definition = definition;
     this.setRuntime(runtime);
   }
 
@@ -109,20 +114,26 @@ export class ModelRepository extends DataPlane {
     return specs;
   }
 
-  /** Loads every model (a failure is logged and reported by the index; the others serve). */
-  async loadAll(): Promise<void> {
-    const specs = this.scan();
+  /**
+   * Loads every model (a failure is logged and reported by the index; the others serve), but those the API unloaded
+   * in the other processes of a cluster (`state`).
+   */
+  async loadAll(state: RepositoryState = {}): Promise<void> {
+    const specs = this.scan().filter((s) => state[s.name] !== 'unload');
     for (const b of this.broken) this.log.error(`model ${b.name}: ${b.error}`);
     await Promise.all(specs.map((spec) => this.serialised(spec.name, () => this.loadOne(spec)).catch(() => {})));
     this.state = 'ready';
     const failed = [...this.planes.values()].filter((p) => p.state === 'failed').length;
     const bad = failed + this.broken.length;
-    this.log.info(`repository ${this.opts.root || '(env)'}: ${this.planes.size - failed} model(s) ready${bad ? `, ${bad} failed (see the index)` : ''}`);
+    const ready = [...this.planes.values()].filter((p) => p.ready).length;
+    this.log.info(`repository ${this.opts.root || '(env)'}: ${ready} model(s) ready${bad ? `, ${bad} failed (see the index)` : ''}`);
   }
 
   /** Starts without loading (MLServer's load_models_at_startup=false): the API loads them. */
-  startEmpty(): void {
+  async startEmpty(state: RepositoryState = {}): Promise<void> {
     this.scan();
+    // In a cluster, what the API loaded in the other processes since they started.
+    await Promise.all(Object.entries(state).filter(([, op]) => op === 'load').map(([name]) => this.applyLoad(name).catch(() => {})));
     this.state = 'ready';
   }
 
@@ -147,7 +158,7 @@ export class ModelRepository extends DataPlane {
     if (!reload) plane.state = 'loading';
     try {
       const runtime = await createModelRuntime(spec, this.opts.settings, log, this.opts.metrics, this.counters);
-      target.attach(runtime);
+      target.attach(runtime, await loadDefinition(spec.implementation));
     } catch (err) {
       const message = (err as Error).message ?? String(err);
       log.error(`model ${spec.name} failed to load: ${message}`);
@@ -162,8 +173,24 @@ export class ModelRepository extends DataPlane {
     log.info(`model ${spec.name}${spec.version ? ` version ${spec.version}` : ''} ready in ${Date.now() - started} ms (${spec.implementation}, engine: ${String(plane.metadata().parameters?.engine ?? 'n/a')})`);
   }
 
-  /** V2 load: reads the model's settings again from the folder (new models can be added), then (re)loads it. */
+  /**
+   * On several HTTP processes: runs an API load/unload in every process (repository/cluster.ts). Unset in a single
+   * process, where the API acts here.
+   */
+  control?: (op: RepositoryOp, name: string) => Promise<void>;
+
   override async loadModel(name: string): Promise<void> {
+    this.assertOpen();
+    return this.control ? this.control('load', name) : this.applyLoad(name);
+  }
+
+  override async unloadModel(name: string): Promise<void> {
+    this.assertOpen();
+    return this.control ? this.control('unload', name) : this.applyUnload(name);
+  }
+
+  /** V2 load in this process: reads the model's settings again from the folder (new models can be added), then (re)loads it. */
+  async applyLoad(name: string): Promise<void> {
     this.assertOpen();
     const specs = this.scan().filter((s) => s.name === name);
     if (!specs.length) {
@@ -180,7 +207,7 @@ export class ModelRepository extends DataPlane {
     }
   }
 
-  override async unloadModel(name: string): Promise<void> {
+  async applyUnload(name: string): Promise<void> {
     this.assertOpen();
     const planes = this.versionsOf(name);
     if (!planes.length) throw notFound(`Model ${name} not found`);
@@ -207,6 +234,11 @@ export class ModelRepository extends DataPlane {
       return p;
     }
     return defaultVersion(planes);
+  }
+
+  /** The servers of the models that are loaded (for their own routes at the root). */
+  loadedDefinitions(): ServerDefinition[] {
+    return [...this.planes.values()].flatMap((p) => (p.ready && p.definition ? [p.definition] : []));
   }
 
   override modelNames(): string[] {
@@ -264,7 +296,10 @@ function defaultVersion(planes: ModelPlane[]): ModelPlane {
 /** What startServer does for its one model, for one model of a repository. */
 export async function createModelRuntime(spec: ModelSpec, settings: Settings, log: Logger, metrics: ServerMetrics, counters?: ModelMetrics): Promise<ModelRuntime> {
   const def = await loadDefinition(spec.implementation);
-  const params = resolveParameters(def.implementation, [MODEL_URI_PARAMETER, ...def.parameters], spec.parameters);
+  // A user's class takes any parameters (its constructor's keyword arguments), as PREDICTIVE_UNIT_PARAMETERS.
+  const params = def.anyParameters
+    ? Object.fromEntries(spec.parameters.map((p) => [p.name, p.value]))
+    : resolveParameters(def.implementation, [MODEL_URI_PARAMETER, ...def.parameters], spec.parameters);
   const modelPath = await fetchModel(spec.uri, { log: (m) => log.info(m) });
   const runtime = await def.createRuntime({
     modelName: spec.name,

@@ -4,6 +4,7 @@
  * over it. Without a folder, MLSERVER_MODELS_DIR, or a single model from MLSERVER_MODEL_* env.
  * A model that fails to load is reported by the index and the others serve; the process keeps running.
  */
+import cluster from 'node:cluster';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,9 +13,12 @@ import { settingsFromEnv, type Settings } from '../config/settings.js';
 import { applyServerFlags, SERVER_FLAGS } from '../config/server-flags.js';
 import { createLogger } from '../logger.js';
 import { ServerMetrics } from '../metrics/registry.js';
-import { serveModels, type RunningServer } from '../server.js';
+import { runPrimary, READY } from '../run.js';
+import { serveModels, type RunningServer, type StartOptions } from '../server.js';
+import { joinCluster, relayRepositoryOps } from './cluster.js';
 import { readServerSettings, specFromEnv } from './model-settings.js';
 import { ModelRepository } from './repository.js';
+import { mountModelRoutes } from './routes.js';
 
 export interface RepositoryStart {
   /** The repository folder; '' for env-only. */
@@ -24,6 +28,8 @@ export interface RepositoryStart {
   serverName?: string;
   serverVersion?: string;
   env?: NodeJS.ProcessEnv;
+  /** In a cluster worker: the primary aggregates metrics and relays loads/unloads to every process. */
+  cluster?: { options: StartOptions; join: Awaited<ReturnType<typeof joinCluster>> };
 }
 
 export async function startRepository(opts: RepositoryStart): Promise<RunningServer> {
@@ -32,19 +38,25 @@ export async function startRepository(opts: RepositoryStart): Promise<RunningSer
   const metrics = new ServerMetrics(settings.identity);
   const repo = new ModelRepository({ root: opts.root, settings, log, metrics, extra: specFromEnv(opts.env ?? process.env) });
   repo.scan(); // a folder that cannot be read, or the same model twice, stops the start here
+  const join = opts.cluster?.join;
+  if (join) {
+    repo.control = join.run;
+    join.serve(repo);
+  }
   return serveModels({
     name: 'repository',
     log,
     metrics,
     plane: repo,
     settings,
-    options: {},
+    options: opts.cluster?.options ?? {},
+    routes: (app, ctx) => mountModelRoutes(app, ctx, repo),
     seldonMetadata: async () => {
       const md = repo.metadata();
       return { name: md.name, versions: md.versions ?? [], platform: md.platform, inputs: md.inputs, outputs: md.outputs };
     },
     what: `the models of ${opts.root || 'MLSERVER_MODEL_* env'}`,
-    load: async () => (opts.loadAtStartup === false ? repo.startEmpty() : repo.loadAll()),
+    load: async () => (opts.loadAtStartup === false ? repo.startEmpty(join?.state) : repo.loadAll(join?.state)),
     serverName: opts.serverName,
     serverVersion: opts.serverVersion,
   });
@@ -84,11 +96,12 @@ export async function startCommand(argv: string[], base?: Settings): Promise<voi
   if (file.debug) process.env.LOG_LEVEL = 'debug';
   const log = createLogger('repository');
   if (file.ignored.length) log.warn(`settings.json: not used by modelfleet: ${file.ignored.join(', ')}`);
-  // Load/unload would reach one process only, so a repository runs in one process: the all-CPUs default gives way,
-  // an explicit request for more is refused.
-  if (settings.httpProcesses > 1) {
-    if (process.env.MODELFLEET_HTTP_PROCESSES) throw new ConfigError('MODELFLEET_HTTP_PROCESSES > 1 is not supported with a model repository (load/unload would reach one process only)');
-    settings.httpProcesses = 1;
+  // Every HTTP process holds every model, so a repository runs in one process unless asked for more
+  // (MODELFLEET_HTTP_PROCESSES): the all-CPUs default would multiply its memory by the number of CPUs.
+  if (settings.httpProcesses > 1 && !process.env.MODELFLEET_HTTP_PROCESSES) settings.httpProcesses = 1;
+  if (settings.httpProcesses > 1 && cluster.isPrimary) {
+    relayRepositoryOps();
+    return runPrimary('repository', settings);
   }
   const server = await startRepository({
     root: file.modelRepositoryRoot ?? root,
@@ -96,6 +109,12 @@ export async function startCommand(argv: string[], base?: Settings): Promise<voi
     loadAtStartup: file.loadModelsAtStartup ?? process.env.MLSERVER_LOAD_MODELS_AT_STARTUP !== 'false',
     serverName: file.serverName,
     serverVersion: file.serverVersion,
+    cluster: cluster.isWorker
+      ? {
+          options: { clusterWorker: { metricsPort: Number(process.env.MODELFLEET_CLUSTER_METRICS_PORT), bindAfterLoad: process.env.MODELFLEET_CLUSTER_BIND_EARLY !== '1' } },
+          join: await joinCluster(),
+        }
+      : undefined,
   });
   const stop = (signal: string) => {
     log.info(`${signal} received`);
@@ -107,4 +126,5 @@ export async function startCommand(argv: string[], base?: Settings): Promise<voi
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   await server.ready;
+  if (cluster.isWorker) process.send?.(READY);
 }

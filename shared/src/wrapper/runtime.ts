@@ -4,7 +4,7 @@ import { splitImage } from '../config/settings.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import { findPython } from '../python/interpreter.js';
-import { PythonPool } from '../python/pool.js';
+import { sharedPythonPool, type PythonPool } from '../python/pool.js';
 import type { Frame } from '../python/process.js';
 import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime } from '../runtime.js';
 import type { EncodeOptions, SeldonComponent, SeldonFeedback, SeldonMessage } from '../seldon/component.js';
@@ -12,6 +12,8 @@ import type { NumericArray, Tensor } from '../tensor.js';
 import { jsonValues, nest, ndarrayToTensor } from '../codecs/ndarray.js';
 import { mergeMeta, type SeldonMeta } from '../codecs/seldon-json.js';
 import { Blob, fromReply, replyTensor, toFrame, type HookReply } from './frames.js';
+
+let nextId = 0;
 
 const USER_MODEL_LOADER = fileURLToPath(new URL('../../python/modelfleet_user_model.py', import.meta.url));
 
@@ -60,37 +62,35 @@ interface Waiting {
 }
 
 /**
- * A user's Python model class served with Seldon's language-wrapper contract: each Python process builds the class
- * with the unit's parameters and calls its load(); Seldon calls become hook calls there. Also a ModelRuntime, so V2
- * and KServe V1 requests reach `predict` with the request's tensor.
+ * A user's Python model class served with Seldon's language-wrapper contract: each of the server's shared Python
+ * processes builds the class with the unit's parameters and calls its load(); Seldon calls become hook calls there.
+ * Also a ModelRuntime, so V2 and KServe V1 requests reach `predict` with the request's tensor.
  */
 export class UserModelRuntime implements ModelRuntime {
   readonly seldon: SeldonComponent;
   private pool?: PythonPool;
   private info?: ClassInfo;
+  /** This class's id in the server's shared Python processes. */
+  private readonly id: string;
+  private stopListening = () => {};
   private readonly waiting: Waiting[] = [];
 
   constructor(private readonly opts: UserModelOptions) {
     this.seldon = new UserModelComponent(this, opts);
+    this.id = `${opts.name}#class${++nextId}`;
   }
 
   async load(): Promise<void> {
     const { opts } = this;
     const py = await findPython(['numpy']);
-    opts.log.info(`python class ${opts.interfaceName} from ${opts.modelPath}: ${py.bin} (Python ${py.version}), ${opts.workers} process(es)`);
-    const pool = new PythonPool({
-      bin: py.bin,
-      size: opts.workers,
-      loadFrame: { op: 'load', loader: USER_MODEL_LOADER, path: opts.modelPath, options: { interface: opts.interfaceName, parameters: opts.parameters } },
-      log: opts.log,
-    });
+    const pool = sharedPythonPool(py.bin, opts.workers);
+    opts.log.info(`python class ${opts.interfaceName} from ${opts.modelPath}: ${py.bin} (Python ${py.version}), ${pool.processes} process(es) shared by the server's Python models`);
     try {
-      this.info = (await pool.start()) as unknown as ClassInfo;
+      this.info = (await pool.load(this.id, { loader: USER_MODEL_LOADER, path: opts.modelPath, options: { interface: opts.interfaceName, parameters: opts.parameters } })) as unknown as ClassInfo;
     } catch (err) {
-      await pool.stop();
       throw new Error(`loading class ${opts.interfaceName} from ${opts.modelPath} failed: ${(err as Error).message}`);
     }
-    pool.onIdle = () => this.dispatch();
+    this.stopListening = pool.addListener(() => this.dispatch());
     this.pool = pool;
     opts.log.info(`${this.info.class}: hooks ${[...this.info.hooks, ...this.info.raw_hooks.map((h) => `${h}_raw`)].join(', ') || 'none'}`);
   }
@@ -106,7 +106,7 @@ export class UserModelRuntime implements ModelRuntime {
     if (this.waiting.length >= this.opts.maxQueue) {
       return Promise.reject(unavailable(`server busy: ${this.waiting.length} requests already waiting for a Python worker`));
     }
-    const done = new Promise<Frame>((resolve, reject) => this.waiting.push({ header: { op: 'call', ...header }, blob, resolve, reject }));
+    const done = new Promise<Frame>((resolve, reject) => this.waiting.push({ header: { ...header, op: 'call', model: this.id }, blob, resolve, reject }));
     this.dispatch();
     return done;
   }
@@ -114,7 +114,7 @@ export class UserModelRuntime implements ModelRuntime {
   private dispatch(): void {
     const pool = this.pool;
     while (pool && this.waiting.length) {
-      const proc = pool.acquire();
+      const proc = pool.acquire(this.id);
       if (!proc) return;
       const w = this.waiting.shift()!;
       pool.run(proc, w.header, w.blob).then(w.resolve, w.reject);
@@ -196,8 +196,9 @@ export class UserModelRuntime implements ModelRuntime {
   async unload(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
-    for (const w of this.waiting.splice(0)) w.reject(notReady('server is shutting down'));
-    await pool?.stop();
+    this.stopListening();
+    for (const w of this.waiting.splice(0)) w.reject(notReady(`class ${this.opts.interfaceName} is unloading`));
+    await pool?.unload(this.id);
   }
 }
 
