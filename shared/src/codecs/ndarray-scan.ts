@@ -29,8 +29,6 @@ export class DecodedArray {
   }
 }
 
-const NUMBER = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-
 const PLACEHOLDER = `\u0000mf-ndarray-${randomBytes(6).toString('hex')}`;
 const KEY = Buffer.from('"ndarray"');
 
@@ -85,9 +83,78 @@ function insideString(b: Buffer, at: number): boolean {
   return inside;
 }
 
+/** Exact powers of ten: a mantissa under 2^53 times or over one of them rounds once, so the result is exact. */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+
+/**
+ * The JSON number in b[i..j): Clinger's fast path (at most 15 significant digits and a power of ten up to 22 give the
+ * correctly rounded double with one multiply or divide), else Number() of its text; undefined if it is not a JSON
+ * number (leading zeros, a bare sign or dot, hex...).
+ */
+function readNumber(b: Buffer, i: number, j: number): number | undefined {
+  let k = i;
+  const neg = b[k] === 0x2d;
+  if (neg) k++;
+  if (k === j || !isDigit(b[k])) return undefined;
+  if (b[k] === 0x30 && k + 1 < j && isDigit(b[k + 1])) return undefined; // JSON has no leading zeros
+  let m = 0;
+  let digits = 0;
+  let exp = 0;
+  for (; k < j && isDigit(b[k]); k++) {
+    if (digits > 0 || b[k] !== 0x30) digits++;
+    m = m * 10 + (b[k] - 0x30);
+  }
+  if (k < j && b[k] === 0x2e) {
+    k++;
+    if (k === j || !isDigit(b[k])) return undefined;
+    for (; k < j && isDigit(b[k]); k++) {
+      if (digits > 0 || b[k] !== 0x30) digits++;
+      m = m * 10 + (b[k] - 0x30);
+      exp--;
+    }
+  }
+  if (k < j && (b[k] === 0x65 || b[k] === 0x45)) {
+    k++;
+    const negExp = b[k] === 0x2d;
+    if (negExp || b[k] === 0x2b) k++;
+    if (k === j || !isDigit(b[k])) return undefined;
+    let e = 0;
+    for (; k < j && isDigit(b[k]); k++) if (e < 1e6) e = e * 10 + (b[k] - 0x30);
+    exp += negExp ? -e : e;
+  }
+  if (k !== j) return undefined;
+  let v: number;
+  if (digits <= 15 && exp >= -22 && exp <= 22) v = exp >= 0 ? m * POW10[exp] : m / POW10[-exp];
+  else v = Number(b.toString('latin1', i, j)); // long mantissas, large exponents: V8's exact conversion
+  return neg ? -v : v;
+}
+
+/** The literals Python's json.dumps writes (and null, NumPy's NaN in JSON), by their first byte and text. */
+function readLiteral(b: Buffer, i: number, j: number): number | undefined {
+  const n = j - i;
+  const c = b[i];
+  if (c === 0x6e /* n */ && n === 4 && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) return NaN;
+  if (c === 0x4e /* N */ && n === 3 && b[i + 1] === 0x61 && b[i + 2] === 0x4e) return NaN;
+  const t = b.toString('latin1', i, j);
+  if (t === 'Infinity') return Infinity;
+  if (t === '-Infinity') return -Infinity;
+  return undefined;
+}
+
+/** An upper bound on the values in the list at `start`: one more than the commas after it. */
+function valueBound(b: Buffer, start: number): number {
+  let commas = 1;
+  for (let i = start; i < b.length; i++) if (b[i] === C.Comma) commas++;
+  return commas;
+}
+
 /** Rectangular nested lists of numbers (null / NaN / Infinity / -Infinity too) from `start`; undefined otherwise. */
 function scanNumbers(b: Buffer, start: number): { shape: number[]; data: Float64Array; end: number } | undefined {
-  let out = new Float64Array(1 << 16);
+  // Sized once (no doubling and copying of a buffer as large as the answer's input), in shared memory: a native
+  // worker thread then reads it in place instead of receiving a copy.
+  const bound = valueBound(b, start);
+  const out = new Float64Array(new SharedArrayBuffer(bound * 8));
   let n = 0;
   const shape: number[] = []; // lengths of the first list seen at each depth
   const counts: number[] = [];
@@ -126,27 +193,16 @@ function scanNumbers(b: Buffer, start: number): { shape: number[]; data: Float64
     if (!expectValue || depth === 0) return undefined;
     if (leafDepth < 0) leafDepth = depth;
     else if (leafDepth !== depth) return undefined;
-    let j = i;
+    let j = i + 1;
     while (j < b.length) {
       const d = b[j];
       if (d === C.Comma || d === C.Close || isSpace(d)) break;
       j++;
     }
-    const token = b.toString('latin1', i, j);
-    let v: number;
-    if (token === 'null' || token === 'NaN') v = NaN;
-    else if (token === 'Infinity') v = Infinity;
-    else if (token === '-Infinity') v = -Infinity;
-    else {
-      if (!NUMBER.test(token)) return undefined; // not a JSON number (true, "x", 0x10...)
-      v = Number(token);
-    }
-    if (n === out.length) {
-      const grown = new Float64Array(out.length * 2);
-      grown.set(out);
-      out = grown;
-    }
-    out[n++] = v;
+    const v = c === 0x2d || isDigit(c) ? readNumber(b, i, j) : undefined;
+    const value = v ?? readLiteral(b, i, j);
+    if (value === undefined) return undefined; // not a JSON number (true, "x", 0x10...)
+    out[n++] = value;
     counts[depth - 1]++;
     expectValue = false;
     i = j - 1;

@@ -7,7 +7,7 @@ import { badInput } from '../errors.js';
 import type { InferenceRequest, InferenceResponse } from '../runtime.js';
 import type { BytesArray, Datatype, Parameters, Tensor } from '../tensor.js';
 import { elementCount, fromNumbers, isDatatype } from '../tensor.js';
-import { numericJson, stringify } from './json-numbers.js';
+import { jsonBody, JsonStream, numericJson, stringify } from './json-numbers.js';
 import { flatten, jsonValues, nestedShape } from './ndarray.js';
 import { decodeRaw, encodeRaw } from './raw.js';
 import { parseStrictJson } from './json-text.js';
@@ -118,7 +118,7 @@ function jsonData(name: string, datatype: Datatype, shape: number[], data: unkno
 }
 
 export interface EncodedBody {
-  body: Buffer | string;
+  body: Buffer | string | JsonStream;
   contentType: string;
   headers?: Record<string, string>;
 }
@@ -142,15 +142,15 @@ export function encodeV2Response(
     }
     return { ...base, ...(t.parameters && Object.keys(t.parameters).length ? { parameters: t.parameters } : {}), data: numericJson(t, false) ?? jsonValues(t) };
   });
-  const json = stringify({
+  const doc = {
     model_name: model.name,
     ...(model.version ? { model_version: model.version } : {}),
     id: response.id ?? request.id ?? randomUUID(),
     ...(response.parameters ? { parameters: response.parameters } : {}),
     outputs,
-  });
-  if (!blobs.length) return { body: json, contentType: 'application/json' };
-  const header = Buffer.from(json, 'utf8');
+  };
+  if (!blobs.length) return { body: jsonBody(doc), contentType: 'application/json' };
+  const header = Buffer.from(stringify(doc), 'utf8');
   return {
     body: Buffer.concat([header, ...blobs]),
     contentType: 'application/octet-stream',

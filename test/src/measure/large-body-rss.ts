@@ -11,7 +11,7 @@ const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const models = await sklearnModels();
-const server = await serveCli(['SKLEARN_SERVER', '--model-uri', models.paths.iris, '--model-name', 'iris', '--param', 'engine=native', ...(process.env.METHOD ? ['--method', process.env.METHOD] : [])], { MODELFLEET_MAX_INFLIGHT_BYTES: '4gb' });
+const server = await serveCli(['SKLEARN_SERVER', '--model-uri', models.paths.iris, '--model-name', 'iris', '--param', 'engine=native', ...(process.env.METHOD ? ['--method', process.env.METHOD] : [])], { MODELFLEET_MAX_INFLIGHT_BYTES: '4gb', ...(process.env.INLINE ? { MODELFLEET_INLINE_BUDGET_US: '1000000000000' } : {}) });
 await waitReady(server);
 const pid = server.proc.pid!;
 const row = '[5.1,3.5,1.4,0.2],[6.2,3.4,5.4,2.3],';
