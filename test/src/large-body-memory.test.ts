@@ -20,7 +20,8 @@ const ROWS = [
   [6.2, 3.4, 5.4, 2.3],
 ];
 const N = 2_400_000;
-const body = Buffer.from(`{"data":{"ndarray":[${`${ROWS.map((r) => `[${r}]`).join(',')},`.repeat(N / 2).slice(0, -1)}]}}`);
+const LIST = `[${`${ROWS.map((r) => `[${r}]`).join(',')},`.repeat(N / 2).slice(0, -1)}]`;
+const body = Buffer.from(`{"data":{"ndarray":${LIST}}}`);
 
 /**
  * POSTs with node:http: a 503 sent before the body is read (then the connection closed) reaches the caller even
@@ -98,6 +99,40 @@ describe('large Seldon JSON bodies: memory', { timeout: 600_000 }, () => {
     for (const started = Date.now(); now - idle > 150 && Date.now() - started < 20_000; now = rssMiB(pid)) await sleep(250);
     console.log(`RSS after the answer: ${now.toFixed(0)} MiB (${(now - idle).toFixed(0)} above idle)`);
     assert.ok(now - idle <= 150, `RSS ${now.toFixed(0)} MiB is still ${(now - idle).toFixed(0)} MiB above idle 20 s after the answer`);
+  });
+
+  /** POSTs a large body and returns the answer with the server's idle and peak RSS (MiB) around it. */
+  async function measured(path: string, data: Buffer): Promise<{ idle: number; peak: number; text: string }> {
+    const pid = server.proc.pid!;
+    const idle = await idleRss(pid);
+    let peak = idle;
+    const poll = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 10);
+    try {
+      const r = await post(`${server.url}${path}`, data);
+      assert.equal(r.status, 200, r.text.slice(0, 500));
+      return { idle, peak, text: r.text };
+    } finally {
+      clearInterval(poll);
+    }
+  }
+
+  test('V2 JSON and KServe V1 instances: 2.4 M rows decoded into typed arrays too, answers equal sklearn, peak ≤ 5 × the body', async () => {
+    const v2 = Buffer.from(`{"inputs":[{"name":"input-0","shape":[${N},4],"datatype":"FP64","data":${LIST}}],"outputs":[{"name":"predict_proba"}]}`);
+    const a = await measured('/v2/models/iris/infer', v2);
+    const out = (JSON.parse(a.text) as { outputs: Array<{ name: string; shape: number[]; data: number[] }> }).outputs[0];
+    assert.deepEqual(out.shape, [N, 3]);
+    for (let i = 0; i < N; i += 9973) assert.deepEqual(out.data.slice(3 * i, 3 * i + 3), expected[i % 2], `row ${i}`);
+    console.log(`V2 JSON body ${(v2.length / MiB).toFixed(1)} MiB: peak +${(a.peak - a.idle).toFixed(0)} MiB`);
+    assert.ok(a.peak - a.idle <= (5 * v2.length) / MiB, `V2: peak ${(a.peak - a.idle).toFixed(0)} MiB above idle`);
+
+    const v1 = Buffer.from(`{"instances":${LIST}}`);
+    const b = await measured('/v1/models/iris:predict', v1);
+    const labels = (JSON.parse(b.text) as { predictions: number[] }).predictions;
+    assert.equal(labels.length, N);
+    const argmax = (p: number[]) => p.indexOf(Math.max(...p));
+    for (let i = 0; i < N; i += 9973) assert.equal(labels[i], argmax(expected[i % 2]), `row ${i}`);
+    console.log(`KServe V1 body ${(v1.length / MiB).toFixed(1)} MiB: peak +${(b.peak - b.idle).toFixed(0)} MiB`);
+    assert.ok(b.peak - b.idle <= (5 * v1.length) / MiB, `V1: peak ${(b.peak - b.idle).toFixed(0)} MiB above idle`);
   });
 
   test('8 large bodies at once: those past MODELFLEET_MAX_INFLIGHT_BYTES get 503 with Retry-After, the rest answer', async () => {

@@ -30,7 +30,6 @@ export class DecodedArray {
 }
 
 const PLACEHOLDER = `\u0000mf-ndarray-${randomBytes(6).toString('hex')}`;
-const KEY = Buffer.from('"ndarray"');
 
 const enum C {
   Quote = 0x22,
@@ -48,16 +47,43 @@ const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0
  * `parse` is the caller's JSON parse for the rest of the document (the Seldon one takes NaN literals).
  */
 export function scanSeldonNdarray(body: Buffer, parse: (text: string) => unknown): Record<string, unknown> | undefined {
-  const at = body.indexOf(KEY);
-  if (at < 0 || insideString(body, at)) return undefined;
-  let i = at + KEY.length;
-  while (isSpace(body[i])) i++;
-  if (body[i] !== C.Colon) return undefined;
-  i++;
-  while (isSpace(body[i])) i++;
-  if (body[i] !== C.Open) return undefined;
+  return scanNumericList(body, 'ndarray', parse, true, (msg, marker, value) => {
+    const data = (msg as { data?: Record<string, unknown> } | null)?.data;
+    if (!data || data.ndarray !== marker) return false; // the key was not data.ndarray
+    data.ndarray = value;
+    return true;
+  }) as Record<string, unknown> | undefined;
+}
+
+/**
+ * The general form: the first list under `key` (outside strings) read as numbers, the rest of the document by
+ * `parse` with a marker string in the list's place; `place` finds the marker where the protocol expects the list,
+ * puts the DecodedArray there and says whether it did. `python`: NaN / Infinity / -Infinity literals are values
+ * (else the document is left to the caller's parse, which names the literal in its 400). Undefined: parse normally.
+ */
+export function scanNumericList(
+  body: Buffer,
+  key: string,
+  parse: (text: string) => unknown,
+  python: boolean,
+  place: (msg: unknown, marker: string, value: DecodedArray) => boolean,
+): unknown {
+  const keyBytes = Buffer.from(JSON.stringify(key));
+  let at = body.indexOf(keyBytes);
+  // A key inside a string, or one not followed by a list, is skipped for the next.
+  let i = -1;
+  for (; at >= 0; at = body.indexOf(keyBytes, at + 1)) {
+    if (insideString(body, at)) continue;
+    i = at + keyBytes.length;
+    while (isSpace(body[i])) i++;
+    if (body[i] !== C.Colon) continue;
+    i++;
+    while (isSpace(body[i])) i++;
+    if (body[i] === C.Open) break;
+  }
+  if (at < 0) return undefined;
   const start = i;
-  const scanned = scanNumbers(body, start);
+  const scanned = scanNumbers(body, start, python);
   if (!scanned) return undefined;
   const rest = body.toString('utf8', 0, start) + JSON.stringify(PLACEHOLDER) + body.toString('utf8', scanned.end);
   let msg: unknown;
@@ -66,10 +92,7 @@ export function scanSeldonNdarray(body: Buffer, parse: (text: string) => unknown
   } catch {
     return undefined;
   }
-  const data = (msg as { data?: Record<string, unknown> } | null)?.data;
-  if (!data || data.ndarray !== PLACEHOLDER) return undefined; // the key was not data.ndarray
-  data.ndarray = new DecodedArray(scanned.shape, scanned.data);
-  return msg as Record<string, unknown>;
+  return place(msg, PLACEHOLDER, new DecodedArray(scanned.shape, scanned.data)) ? msg : undefined;
 }
 
 /** Is byte offset `at` inside a JSON string? (Counts unescaped quotes before it.) */
@@ -124,17 +147,17 @@ function readNumber(b: Buffer, i: number, j: number): number | undefined {
     exp += negExp ? -e : e;
   }
   if (k !== j) return undefined;
-  let v: number;
-  if (digits <= 15 && exp >= -22 && exp <= 22) v = exp >= 0 ? m * POW10[exp] : m / POW10[-exp];
-  else v = Number(b.toString('latin1', i, j)); // long mantissas, large exponents: V8's exact conversion
+  if (digits > 15 || exp < -22 || exp > 22) return Number(b.toString('latin1', i, j)); // V8's exact conversion, sign included
+  const v = exp >= 0 ? m * POW10[exp] : m / POW10[-exp];
   return neg ? -v : v;
 }
 
 /** The literals Python's json.dumps writes (and null, NumPy's NaN in JSON), by their first byte and text. */
-function readLiteral(b: Buffer, i: number, j: number): number | undefined {
+function readLiteral(b: Buffer, i: number, j: number, python: boolean): number | undefined {
   const n = j - i;
   const c = b[i];
   if (c === 0x6e /* n */ && n === 4 && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) return NaN;
+  if (!python) return undefined;
   if (c === 0x4e /* N */ && n === 3 && b[i + 1] === 0x61 && b[i + 2] === 0x4e) return NaN;
   const t = b.toString('latin1', i, j);
   if (t === 'Infinity') return Infinity;
@@ -150,7 +173,7 @@ function valueBound(b: Buffer, start: number): number {
 }
 
 /** Rectangular nested lists of numbers (null / NaN / Infinity / -Infinity too) from `start`; undefined otherwise. */
-function scanNumbers(b: Buffer, start: number): { shape: number[]; data: Float64Array; end: number } | undefined {
+function scanNumbers(b: Buffer, start: number, python: boolean): { shape: number[]; data: Float64Array; end: number } | undefined {
   // Sized once (no doubling and copying of a buffer as large as the answer's input), in shared memory: a native
   // worker thread then reads it in place instead of receiving a copy.
   const bound = valueBound(b, start);
@@ -200,7 +223,7 @@ function scanNumbers(b: Buffer, start: number): { shape: number[]; data: Float64
       j++;
     }
     const v = c === 0x2d || isDigit(c) ? readNumber(b, i, j) : undefined;
-    const value = v ?? readLiteral(b, i, j);
+    const value = v ?? readLiteral(b, i, j, python);
     if (value === undefined) return undefined; // not a JSON number (true, "x", 0x10...)
     out[n++] = value;
     counts[depth - 1]++;

@@ -9,8 +9,8 @@ import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
 import { parseSeldonMultipart } from '../codecs/seldon-multipart.js';
 import { jsonBody, JsonStream } from '../codecs/json-numbers.js';
 import { Readable, pipeline } from 'node:stream';
-import { LARGE_BODY, scanSeldonNdarray } from '../codecs/ndarray-scan.js';
-import { parsePythonJson } from '../codecs/json-text.js';
+import { LARGE_BODY, scanNumericList, scanSeldonNdarray, type DecodedArray } from '../codecs/ndarray-scan.js';
+import { parsePythonJson, parseStrictJson } from '../codecs/json-text.js';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { badInput, ServingError, tooLarge } from '../errors.js';
@@ -107,13 +107,22 @@ const ROUTES: InferenceRoute[] = [
     endpoint: 'predict',
     async handle(ctx, _req, body, match) {
       const plane = ctx.plane.checkModel(decodeURIComponent(match[1]));
-      const request = decodeV1Request(parseJson(body));
+      const scanned = body.length >= LARGE_BODY ? scanNumericList(body, 'instances', parseStrictJson, false, placeInstances) : undefined;
+      const request = decodeV1Request(scanned ?? parseJson(body));
       await releaseBody(body.length);
       const response = await plane.infer(request, 'kserve-v1');
       return json(encodeV1Response(response.outputs));
     },
   },
 ];
+
+/** KServe V1: the scanned list is the top-level "instances" (a body that also has "inputs" is parsed as it is). */
+function placeInstances(msg: unknown, marker: string, value: DecodedArray): boolean {
+  const m = msg as { instances?: unknown; inputs?: unknown } | null;
+  if (m?.instances !== marker || m.inputs !== undefined) return false;
+  m.instances = value;
+  return true;
+}
 
 const contexts = new WeakMap<DataPlane, ServerContext>();
 
