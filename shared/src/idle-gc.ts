@@ -45,10 +45,11 @@ export function collectSoon(bytes: number): void {
 /**
  * After a large body is decoded: one full collection before the model runs, so the body's bytes (and, for JSON,
  * its parse garbage) are freed before the answer is built rather than counted with it at the peak. The awaited
- * turn lets the caller's frame drop the body first. Costs ~10-30 ms once per large request (seconds of work).
+ * turn lets the caller's frame drop the body first. Callers check the size (bodies of IDLE_GC_BYTES and more) so
+ * small requests do not pay the await. Costs ~10-30 ms once per large request (seconds of work).
  */
-export async function releaseBody(bytes: number): Promise<void> {
-  if (bytes < IDLE_GC_BYTES || process.env.MODELFLEET_IDLE_GC === '0') return;
+export async function releaseBody(): Promise<void> {
+  if (process.env.MODELFLEET_IDLE_GC === '0') return;
   const run = collector();
   if (!run) return;
   await new Promise((r) => setImmediate(r));

@@ -110,44 +110,53 @@ function insideString(b: Buffer, at: number): boolean {
 const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 
+/** Where the last readNumber stopped (one past the number). */
+let numberEnd = 0;
+
 /**
- * The JSON number in b[i..j): Clinger's fast path (at most 15 significant digits and a power of ten up to 22 give the
- * correctly rounded double with one multiply or divide), else Number() of its text; undefined if it is not a JSON
- * number (leading zeros, a bare sign or dot, hex...).
+ * The JSON number starting at b[i] (its end in numberEnd): Clinger's fast path (at most 15 significant digits and a
+ * power of ten up to 22 give the correctly rounded double with one multiply or divide), else Number() of its text;
+ * undefined if it is not a JSON number (leading zeros, a bare sign or dot...).
  */
-function readNumber(b: Buffer, i: number, j: number): number | undefined {
+function readNumber(b: Buffer, i: number): number | undefined {
   let k = i;
+  const len = b.length;
   const neg = b[k] === 0x2d;
   if (neg) k++;
-  if (k === j || !isDigit(b[k])) return undefined;
-  if (b[k] === 0x30 && k + 1 < j && isDigit(b[k + 1])) return undefined; // JSON has no leading zeros
+  let c = b[k];
+  if (!isDigit(c)) return undefined;
+  if (c === 0x30 && isDigit(b[k + 1])) return undefined; // JSON has no leading zeros
   let m = 0;
   let digits = 0;
   let exp = 0;
-  for (; k < j && isDigit(b[k]); k++) {
-    if (digits > 0 || b[k] !== 0x30) digits++;
-    m = m * 10 + (b[k] - 0x30);
+  for (; k < len; k++) {
+    c = b[k];
+    if (!isDigit(c)) break;
+    if (digits > 0 || c !== 0x30) digits++;
+    m = m * 10 + (c - 0x30);
   }
-  if (k < j && b[k] === 0x2e) {
+  if (c === 0x2e) {
     k++;
-    if (k === j || !isDigit(b[k])) return undefined;
-    for (; k < j && isDigit(b[k]); k++) {
-      if (digits > 0 || b[k] !== 0x30) digits++;
-      m = m * 10 + (b[k] - 0x30);
+    if (!isDigit(b[k])) return undefined;
+    for (; k < len; k++) {
+      c = b[k];
+      if (!isDigit(c)) break;
+      if (digits > 0 || c !== 0x30) digits++;
+      m = m * 10 + (c - 0x30);
       exp--;
     }
   }
-  if (k < j && (b[k] === 0x65 || b[k] === 0x45)) {
+  if (c === 0x65 || c === 0x45) {
     k++;
     const negExp = b[k] === 0x2d;
     if (negExp || b[k] === 0x2b) k++;
-    if (k === j || !isDigit(b[k])) return undefined;
+    if (!isDigit(b[k])) return undefined;
     let e = 0;
-    for (; k < j && isDigit(b[k]); k++) if (e < 1e6) e = e * 10 + (b[k] - 0x30);
+    for (; k < len && isDigit(b[k]); k++) if (e < 1e6) e = e * 10 + (b[k] - 0x30);
     exp += negExp ? -e : e;
   }
-  if (k !== j) return undefined;
-  if (digits > 15 || exp < -22 || exp > 22) return Number(b.toString('latin1', i, j)); // V8's exact conversion, sign included
+  numberEnd = k;
+  if (digits > 15 || exp < -22 || exp > 22) return Number(b.toString('latin1', i, k)); // V8's exact conversion, sign included
   const v = exp >= 0 ? m * POW10[exp] : m / POW10[-exp];
   return neg ? -v : v;
 }
@@ -176,8 +185,10 @@ function valueBound(b: Buffer, start: number): number {
 function scanNumbers(b: Buffer, start: number, python: boolean): { shape: number[]; data: Float64Array; end: number } | undefined {
   // Sized once (no doubling and copying of a buffer as large as the answer's input), in shared memory: a native
   // worker thread then reads it in place instead of receiving a copy.
-  const bound = valueBound(b, start);
-  const out = new Float64Array(new SharedArrayBuffer(bound * 8));
+  // Small bodies: every value takes at least two bytes, so half the length bounds them without a counting pass.
+  const large = b.length >= LARGE_BODY;
+  const bound = large ? valueBound(b, start) : ((b.length - start) >> 1) + 1;
+  const out = large ? new Float64Array(new SharedArrayBuffer(bound * 8)) : new Float64Array(bound);
   let n = 0;
   const shape: number[] = []; // lengths of the first list seen at each depth
   const counts: number[] = [];
@@ -216,15 +227,19 @@ function scanNumbers(b: Buffer, start: number, python: boolean): { shape: number
     if (!expectValue || depth === 0) return undefined;
     if (leafDepth < 0) leafDepth = depth;
     else if (leafDepth !== depth) return undefined;
-    let j = i + 1;
-    while (j < b.length) {
+    let value = c === 0x2d || isDigit(c) ? readNumber(b, i) : undefined;
+    let j = numberEnd;
+    if (value === undefined) {
+      for (j = i + 1; j < b.length; j++) {
+        const d = b[j];
+        if (d === C.Comma || d === C.Close || isSpace(d)) break;
+      }
+      value = readLiteral(b, i, j, python);
+      if (value === undefined) return undefined; // not a JSON value we take (true, "x", 0x10...)
+    } else {
       const d = b[j];
-      if (d === C.Comma || d === C.Close || isSpace(d)) break;
-      j++;
+      if (d !== C.Comma && d !== C.Close && !isSpace(d)) return undefined; // 1x, 1.5.2, 0x10...
     }
-    const v = c === 0x2d || isDigit(c) ? readNumber(b, i, j) : undefined;
-    const value = v ?? readLiteral(b, i, j, python);
-    if (value === undefined) return undefined; // not a JSON number (true, "x", 0x10...)
     out[n++] = value;
     counts[depth - 1]++;
     expectValue = false;

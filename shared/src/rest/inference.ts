@@ -19,7 +19,7 @@ import type { ServerContext } from '../context.js';
 import type { DataPlane } from '../dataplane.js';
 import type { RestProtocol } from './context.js';
 import { InflightBudget } from './inflight.js';
-import { collectSoon, releaseBody } from '../idle-gc.js';
+import { collectSoon, IDLE_GC_BYTES, releaseBody } from '../idle-gc.js';
 import { errorBody, parseJson } from './context.js';
 import { randomUUID } from 'node:crypto';
 import { skipRequested, SKIP_HEADER, withoutLogging, type PayloadLogger } from '../logging/index.js';
@@ -75,7 +75,7 @@ const ROUTES: InferenceRoute[] = [
     async handle(ctx, req, body, match, query) {
       if (req.method === 'GET' && !match[0].endsWith('/predict')) throw badInput(`use POST for ${match[0]}`);
       const message = await seldonBody(req, body, query);
-      await releaseBody(body.length);
+      if (body.length >= IDLE_GC_BYTES) await releaseBody();
       return json(await seldonPredict(onPlane(ctx, ctx.plane.forSeldonPath(match[1])), message, true));
     },
   },
@@ -94,7 +94,7 @@ const ROUTES: InferenceRoute[] = [
       }
       if (!body.length) throw badInput('empty request body: send an inference request');
       const request = decodeV2Request(body, headerLength);
-      await releaseBody(body.length);
+      if (body.length >= IDLE_GC_BYTES) await releaseBody();
       const response = await plane.infer(request, 'v2');
       const encoded = encodeV2Response(response, request, plane.model);
       return { status: 200, contentType: encoded.contentType, body: encoded.body, headers: encoded.headers };
@@ -109,7 +109,7 @@ const ROUTES: InferenceRoute[] = [
       const plane = ctx.plane.checkModel(decodeURIComponent(match[1]));
       const scanned = body.length >= LARGE_BODY ? scanNumericList(body, 'instances', parseStrictJson, false, placeInstances) : undefined;
       const request = decodeV1Request(scanned ?? parseJson(body));
-      await releaseBody(body.length);
+      if (body.length >= IDLE_GC_BYTES) await releaseBody();
       const response = await plane.infer(request, 'kserve-v1');
       return json(encodeV1Response(response.outputs));
     },
