@@ -4,6 +4,7 @@ import type { InferenceRequest } from '../runtime.js';
 import type { Tensor } from '../tensor.js';
 import { numericJson } from './json-numbers.js';
 import { jsonValues, ndarrayToTensor, nest } from './ndarray.js';
+import { DecodedArray } from './ndarray-scan.js';
 
 export function decodeV1Request(body: unknown): InferenceRequest {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badInput('the request must be a JSON object with "instances" or "inputs"');
@@ -12,7 +13,7 @@ export function decodeV1Request(body: unknown): InferenceRequest {
   const key = b.inputs !== undefined ? 'inputs' : b.instances !== undefined ? 'instances' : undefined;
   if (!key) throw badInput('the request needs "instances" or "inputs"');
   const value = b[key];
-  if (!Array.isArray(value)) throw badInput(`Expected "${key}" to be a list`);
+  if (!Array.isArray(value) && !(value instanceof DecodedArray)) throw badInput(`Expected "${key}" to be a list`);
   return { inputs: [ndarrayToTensor(value, 'input-0', key)] };
 }
 

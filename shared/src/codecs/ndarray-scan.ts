@@ -29,10 +29,7 @@ export class DecodedArray {
   }
 }
 
-const NUMBER = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-
 const PLACEHOLDER = `\u0000mf-ndarray-${randomBytes(6).toString('hex')}`;
-const KEY = Buffer.from('"ndarray"');
 
 const enum C {
   Quote = 0x22,
@@ -50,16 +47,43 @@ const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0
  * `parse` is the caller's JSON parse for the rest of the document (the Seldon one takes NaN literals).
  */
 export function scanSeldonNdarray(body: Buffer, parse: (text: string) => unknown): Record<string, unknown> | undefined {
-  const at = body.indexOf(KEY);
-  if (at < 0 || insideString(body, at)) return undefined;
-  let i = at + KEY.length;
-  while (isSpace(body[i])) i++;
-  if (body[i] !== C.Colon) return undefined;
-  i++;
-  while (isSpace(body[i])) i++;
-  if (body[i] !== C.Open) return undefined;
+  return scanNumericList(body, 'ndarray', parse, true, (msg, marker, value) => {
+    const data = (msg as { data?: Record<string, unknown> } | null)?.data;
+    if (!data || data.ndarray !== marker) return false; // the key was not data.ndarray
+    data.ndarray = value;
+    return true;
+  }) as Record<string, unknown> | undefined;
+}
+
+/**
+ * The general form: the first list under `key` (outside strings) read as numbers, the rest of the document by
+ * `parse` with a marker string in the list's place; `place` finds the marker where the protocol expects the list,
+ * puts the DecodedArray there and says whether it did. `python`: NaN / Infinity / -Infinity literals are values
+ * (else the document is left to the caller's parse, which names the literal in its 400). Undefined: parse normally.
+ */
+export function scanNumericList(
+  body: Buffer,
+  key: string,
+  parse: (text: string) => unknown,
+  python: boolean,
+  place: (msg: unknown, marker: string, value: DecodedArray) => boolean,
+): unknown {
+  const keyBytes = Buffer.from(JSON.stringify(key));
+  let at = body.indexOf(keyBytes);
+  // A key inside a string, or one not followed by a list, is skipped for the next.
+  let i = -1;
+  for (; at >= 0; at = body.indexOf(keyBytes, at + 1)) {
+    if (insideString(body, at)) continue;
+    i = at + keyBytes.length;
+    while (isSpace(body[i])) i++;
+    if (body[i] !== C.Colon) continue;
+    i++;
+    while (isSpace(body[i])) i++;
+    if (body[i] === C.Open) break;
+  }
+  if (at < 0) return undefined;
   const start = i;
-  const scanned = scanNumbers(body, start);
+  const scanned = scanNumbers(body, start, python);
   if (!scanned) return undefined;
   const rest = body.toString('utf8', 0, start) + JSON.stringify(PLACEHOLDER) + body.toString('utf8', scanned.end);
   let msg: unknown;
@@ -68,10 +92,7 @@ export function scanSeldonNdarray(body: Buffer, parse: (text: string) => unknown
   } catch {
     return undefined;
   }
-  const data = (msg as { data?: Record<string, unknown> } | null)?.data;
-  if (!data || data.ndarray !== PLACEHOLDER) return undefined; // the key was not data.ndarray
-  data.ndarray = new DecodedArray(scanned.shape, scanned.data);
-  return msg as Record<string, unknown>;
+  return place(msg, PLACEHOLDER, new DecodedArray(scanned.shape, scanned.data)) ? msg : undefined;
 }
 
 /** Is byte offset `at` inside a JSON string? (Counts unescaped quotes before it.) */
@@ -85,9 +106,89 @@ function insideString(b: Buffer, at: number): boolean {
   return inside;
 }
 
+/** Exact powers of ten: a mantissa under 2^53 times or over one of them rounds once, so the result is exact. */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+
+/** Where the last readNumber stopped (one past the number). */
+let numberEnd = 0;
+
+/**
+ * The JSON number starting at b[i] (its end in numberEnd): Clinger's fast path (at most 15 significant digits and a
+ * power of ten up to 22 give the correctly rounded double with one multiply or divide), else Number() of its text;
+ * undefined if it is not a JSON number (leading zeros, a bare sign or dot...).
+ */
+function readNumber(b: Buffer, i: number): number | undefined {
+  let k = i;
+  const len = b.length;
+  const neg = b[k] === 0x2d;
+  if (neg) k++;
+  let c = b[k];
+  if (!isDigit(c)) return undefined;
+  if (c === 0x30 && isDigit(b[k + 1])) return undefined; // JSON has no leading zeros
+  let m = 0;
+  let digits = 0;
+  let exp = 0;
+  for (; k < len; k++) {
+    c = b[k];
+    if (!isDigit(c)) break;
+    if (digits > 0 || c !== 0x30) digits++;
+    m = m * 10 + (c - 0x30);
+  }
+  if (c === 0x2e) {
+    k++;
+    if (!isDigit(b[k])) return undefined;
+    for (; k < len; k++) {
+      c = b[k];
+      if (!isDigit(c)) break;
+      if (digits > 0 || c !== 0x30) digits++;
+      m = m * 10 + (c - 0x30);
+      exp--;
+    }
+  }
+  if (c === 0x65 || c === 0x45) {
+    k++;
+    const negExp = b[k] === 0x2d;
+    if (negExp || b[k] === 0x2b) k++;
+    if (!isDigit(b[k])) return undefined;
+    let e = 0;
+    for (; k < len && isDigit(b[k]); k++) if (e < 1e6) e = e * 10 + (b[k] - 0x30);
+    exp += negExp ? -e : e;
+  }
+  numberEnd = k;
+  if (digits > 15 || exp < -22 || exp > 22) return Number(b.toString('latin1', i, k)); // V8's exact conversion, sign included
+  const v = exp >= 0 ? m * POW10[exp] : m / POW10[-exp];
+  return neg ? -v : v;
+}
+
+/** The literals Python's json.dumps writes (and null, NumPy's NaN in JSON), by their first byte and text. */
+function readLiteral(b: Buffer, i: number, j: number, python: boolean): number | undefined {
+  const n = j - i;
+  const c = b[i];
+  if (c === 0x6e /* n */ && n === 4 && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) return NaN;
+  if (!python) return undefined;
+  if (c === 0x4e /* N */ && n === 3 && b[i + 1] === 0x61 && b[i + 2] === 0x4e) return NaN;
+  const t = b.toString('latin1', i, j);
+  if (t === 'Infinity') return Infinity;
+  if (t === '-Infinity') return -Infinity;
+  return undefined;
+}
+
+/** An upper bound on the values in the list at `start`: one more than the commas after it. */
+function valueBound(b: Buffer, start: number): number {
+  let commas = 1;
+  for (let i = start; i < b.length; i++) if (b[i] === C.Comma) commas++;
+  return commas;
+}
+
 /** Rectangular nested lists of numbers (null / NaN / Infinity / -Infinity too) from `start`; undefined otherwise. */
-function scanNumbers(b: Buffer, start: number): { shape: number[]; data: Float64Array; end: number } | undefined {
-  let out = new Float64Array(1 << 16);
+function scanNumbers(b: Buffer, start: number, python: boolean): { shape: number[]; data: Float64Array; end: number } | undefined {
+  // Sized once (no doubling and copying of a buffer as large as the answer's input), in shared memory: a native
+  // worker thread then reads it in place instead of receiving a copy.
+  // Small bodies: every value takes at least two bytes, so half the length bounds them without a counting pass.
+  const large = b.length >= LARGE_BODY;
+  const bound = large ? valueBound(b, start) : ((b.length - start) >> 1) + 1;
+  const out = large ? new Float64Array(new SharedArrayBuffer(bound * 8)) : new Float64Array(bound);
   let n = 0;
   const shape: number[] = []; // lengths of the first list seen at each depth
   const counts: number[] = [];
@@ -126,27 +227,20 @@ function scanNumbers(b: Buffer, start: number): { shape: number[]; data: Float64
     if (!expectValue || depth === 0) return undefined;
     if (leafDepth < 0) leafDepth = depth;
     else if (leafDepth !== depth) return undefined;
-    let j = i;
-    while (j < b.length) {
+    let value = c === 0x2d || isDigit(c) ? readNumber(b, i) : undefined;
+    let j = numberEnd;
+    if (value === undefined) {
+      for (j = i + 1; j < b.length; j++) {
+        const d = b[j];
+        if (d === C.Comma || d === C.Close || isSpace(d)) break;
+      }
+      value = readLiteral(b, i, j, python);
+      if (value === undefined) return undefined; // not a JSON value we take (true, "x", 0x10...)
+    } else {
       const d = b[j];
-      if (d === C.Comma || d === C.Close || isSpace(d)) break;
-      j++;
+      if (d !== C.Comma && d !== C.Close && !isSpace(d)) return undefined; // 1x, 1.5.2, 0x10...
     }
-    const token = b.toString('latin1', i, j);
-    let v: number;
-    if (token === 'null' || token === 'NaN') v = NaN;
-    else if (token === 'Infinity') v = Infinity;
-    else if (token === '-Infinity') v = -Infinity;
-    else {
-      if (!NUMBER.test(token)) return undefined; // not a JSON number (true, "x", 0x10...)
-      v = Number(token);
-    }
-    if (n === out.length) {
-      const grown = new Float64Array(out.length * 2);
-      grown.set(out);
-      out = grown;
-    }
-    out[n++] = v;
+    out[n++] = value;
     counts[depth - 1]++;
     expectValue = false;
     i = j - 1;

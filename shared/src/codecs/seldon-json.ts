@@ -93,13 +93,24 @@ function decodeMeta(meta: unknown): SeldonMeta {
 
 const isNumeric = (t: Tensor) => t.datatype !== 'BYTES';
 
+/** t:0 .. t:n-1, made once per width (every answer of a model has the same): JSON.stringify only reads them. */
+const namesByWidth = new Map<number, string[]>();
+function defaultNames(n: number): string[] {
+  let names = namesByWidth.get(n);
+  if (!names) {
+    names = Array.from({ length: n }, (_, i) => `t:${i}`);
+    if (n <= 4096) namesByWidth.set(n, names);
+  }
+  return names;
+}
+
 /** The `data` member for an output tensor, mirroring the request's form. */
 export function encodeSeldonData(output: Tensor, requestForm: SeldonForm, rawJson = true): Record<string, unknown> {
   const names =
     output.shape.length >= 2
       ? Array.isArray(output.parameters?.names)
         ? (output.parameters!.names as string[])
-        : Array.from({ length: output.shape[output.shape.length - 1] }, (_, i) => `t:${i}`)
+        : defaultNames(output.shape[output.shape.length - 1])
       : [];
   const dataForm = requestForm === 'ndarray' || requestForm === 'tensor' || requestForm === 'tftensor';
   let form: 'ndarray' | 'tensor' | 'tftensor';

@@ -7,11 +7,12 @@ import { badInput } from '../errors.js';
 import type { InferenceRequest, InferenceResponse } from '../runtime.js';
 import type { BytesArray, Datatype, Parameters, Tensor } from '../tensor.js';
 import { elementCount, fromNumbers, isDatatype } from '../tensor.js';
-import { numericJson, stringify } from './json-numbers.js';
+import { jsonBody, JsonStream, numericJson, stringify } from './json-numbers.js';
 import { flatten, jsonValues, nestedShape } from './ndarray.js';
 import { decodeRaw, encodeRaw } from './raw.js';
 import { parseStrictJson } from './json-text.js';
 import { checkIntegers } from './int-ranges.js';
+import { DecodedArray, LARGE_BODY, scanNumericList } from './ndarray-scan.js';
 
 export const BINARY_HEADER = 'inference-header-content-length';
 
@@ -28,11 +29,14 @@ export function decodeV2Request(body: Buffer, headerLength?: number): InferenceR
   if (headerLength !== undefined && (headerLength < 0 || headerLength > body.length)) {
     throw badInput(`Inference-Header-Content-Length ${headerLength} is outside the ${body.length}-byte body`);
   }
-  let parsed: unknown;
-  try {
-    parsed = parseStrictJson(jsonPart.toString('utf8'));
-  } catch (e) {
-    throw badInput(`invalid JSON: ${(e as Error).message}`);
+  // A large JSON body's first numeric "data" list is read straight into a typed array (see ndarray-scan.ts).
+  let parsed: unknown = headerLength === undefined && body.length >= LARGE_BODY ? scanNumericList(body, 'data', parseStrictJson, false, placeData) : undefined;
+  if (parsed === undefined) {
+    try {
+      parsed = parseStrictJson(jsonPart.toString('utf8'));
+    } catch (e) {
+      throw badInput(`invalid JSON: ${(e as Error).message}`);
+    }
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw badInput('the request must be a JSON object');
   const req = parsed as { id?: unknown; parameters?: unknown; inputs?: unknown; outputs?: unknown };
@@ -80,8 +84,25 @@ export function decodeV2Request(body: Buffer, headerLength?: number): InferenceR
   };
 }
 
+/** Puts a scanned list where the marker is: some input's "data". */
+function placeData(msg: unknown, marker: string, value: DecodedArray): boolean {
+  const inputs = (msg as { inputs?: unknown } | null)?.inputs;
+  const input = Array.isArray(inputs) ? inputs.find((i: JsonInput | null) => i?.data === marker) : undefined;
+  if (input) input.data = value;
+  return input !== undefined;
+}
+
 function jsonData(name: string, datatype: Datatype, shape: number[], data: unknown, params?: Parameters): Tensor['data'] {
   const count = elementCount(shape);
+  if (data instanceof DecodedArray) {
+    if (data.data.length !== count) throw badInput(`input ${name}: shape [${shape}] needs ${count} elements, got ${data.data.length}`);
+    if (datatype === 'FP64') return data.data;
+    if (datatype !== 'BYTES' && datatype !== 'BOOL') {
+      checkIntegers(name, datatype, data.data);
+      return fromNumbers(datatype, data.data);
+    }
+    data = Array.from(data.data, (v) => (Number.isNaN(v) ? null : v)); // the general path words the 400
+  }
   const flat = Array.isArray(data) ? flatten(data, nestedShape(data, `input ${name} data`), `input ${name} data`) : [data];
   if (flat.length !== count) throw badInput(`input ${name}: shape [${shape}] needs ${count} elements, got ${flat.length}`);
   switch (datatype) {
@@ -118,7 +139,7 @@ function jsonData(name: string, datatype: Datatype, shape: number[], data: unkno
 }
 
 export interface EncodedBody {
-  body: Buffer | string;
+  body: Buffer | string | JsonStream;
   contentType: string;
   headers?: Record<string, string>;
 }
@@ -142,15 +163,15 @@ export function encodeV2Response(
     }
     return { ...base, ...(t.parameters && Object.keys(t.parameters).length ? { parameters: t.parameters } : {}), data: numericJson(t, false) ?? jsonValues(t) };
   });
-  const json = stringify({
+  const doc = {
     model_name: model.name,
     ...(model.version ? { model_version: model.version } : {}),
     id: response.id ?? request.id ?? randomUUID(),
     ...(response.parameters ? { parameters: response.parameters } : {}),
     outputs,
-  });
-  if (!blobs.length) return { body: json, contentType: 'application/json' };
-  const header = Buffer.from(json, 'utf8');
+  };
+  if (!blobs.length) return { body: jsonBody(doc), contentType: 'application/json' };
+  const header = Buffer.from(stringify(doc), 'utf8');
   return {
     body: Buffer.concat([header, ...blobs]),
     contentType: 'application/octet-stream',

@@ -7,9 +7,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BINARY_HEADER, decodeV2Request, encodeV2Response } from '../codecs/v2.js';
 import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
 import { parseSeldonMultipart } from '../codecs/seldon-multipart.js';
-import { stringify } from '../codecs/json-numbers.js';
-import { LARGE_BODY, scanSeldonNdarray } from '../codecs/ndarray-scan.js';
-import { parsePythonJson } from '../codecs/json-text.js';
+import { jsonBody, JsonStream } from '../codecs/json-numbers.js';
+import { Readable, pipeline } from 'node:stream';
+import { LARGE_BODY, scanNumericList, scanSeldonNdarray, type DecodedArray } from '../codecs/ndarray-scan.js';
+import { parsePythonJson, parseStrictJson } from '../codecs/json-text.js';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { badInput, ServingError, tooLarge } from '../errors.js';
@@ -18,6 +19,7 @@ import type { ServerContext } from '../context.js';
 import type { DataPlane } from '../dataplane.js';
 import type { RestProtocol } from './context.js';
 import { InflightBudget } from './inflight.js';
+import { collectSoon, IDLE_GC_BYTES, releaseBody } from '../idle-gc.js';
 import { errorBody, parseJson } from './context.js';
 import { randomUUID } from 'node:crypto';
 import { skipRequested, SKIP_HEADER, withoutLogging, type PayloadLogger } from '../logging/index.js';
@@ -26,11 +28,12 @@ import { SPAN_ERROR, tracer } from '../tracing/index.js';
 export interface Reply {
   status: number;
   contentType: string;
-  body: string | Buffer;
+  /** A JsonStream (a large numeric answer) is written piece by piece, chunked, as the socket drains. */
+  body: string | Buffer | JsonStream;
   headers?: Record<string, string>;
 }
 
-const json = (value: unknown, status = 200): Reply => ({ status, contentType: 'application/json', body: stringify(value) });
+const json = (value: unknown, status = 200): Reply => ({ status, contentType: 'application/json', body: jsonBody(value) });
 
 interface InferenceRoute {
   methods: string[];
@@ -71,7 +74,9 @@ const ROUTES: InferenceRoute[] = [
     endpoint: 'predictions',
     async handle(ctx, req, body, match, query) {
       if (req.method === 'GET' && !match[0].endsWith('/predict')) throw badInput(`use POST for ${match[0]}`);
-      return json(await seldonPredict(onPlane(ctx, ctx.plane.forSeldonPath(match[1])), await seldonBody(req, body, query), true));
+      const message = await seldonBody(req, body, query);
+      if (body.length >= IDLE_GC_BYTES) await releaseBody();
+      return json(await seldonPredict(onPlane(ctx, ctx.plane.forSeldonPath(match[1])), message, true));
     },
   },
   {
@@ -89,6 +94,7 @@ const ROUTES: InferenceRoute[] = [
       }
       if (!body.length) throw badInput('empty request body: send an inference request');
       const request = decodeV2Request(body, headerLength);
+      if (body.length >= IDLE_GC_BYTES) await releaseBody();
       const response = await plane.infer(request, 'v2');
       const encoded = encodeV2Response(response, request, plane.model);
       return { status: 200, contentType: encoded.contentType, body: encoded.body, headers: encoded.headers };
@@ -101,11 +107,22 @@ const ROUTES: InferenceRoute[] = [
     endpoint: 'predict',
     async handle(ctx, _req, body, match) {
       const plane = ctx.plane.checkModel(decodeURIComponent(match[1]));
-      const response = await plane.infer(decodeV1Request(parseJson(body)), 'kserve-v1');
+      const scanned = body.length >= LARGE_BODY ? scanNumericList(body, 'instances', parseStrictJson, false, placeInstances) : undefined;
+      const request = decodeV1Request(scanned ?? parseJson(body));
+      if (body.length >= IDLE_GC_BYTES) await releaseBody();
+      const response = await plane.infer(request, 'kserve-v1');
       return json(encodeV1Response(response.outputs));
     },
   },
 ];
+
+/** KServe V1: the scanned list is the top-level "instances" (a body that also has "inputs" is parsed as it is). */
+function placeInstances(msg: unknown, marker: string, value: DecodedArray): boolean {
+  const m = msg as { instances?: unknown; inputs?: unknown } | null;
+  if (m?.instances !== marker || m.inputs !== undefined) return false;
+  m.instances = value;
+  return true;
+}
 
 const contexts = new WeakMap<DataPlane, ServerContext>();
 
@@ -119,6 +136,12 @@ function onPlane(ctx: ServerContext, plane: DataPlane): ServerContext {
 
 function send(res: ServerResponse, reply: Reply): void {
   const { body } = reply;
+  if (body instanceof JsonStream) {
+    res.writeHead(reply.status, { 'content-type': reply.contentType, 'access-control-allow-origin': '*', ...reply.headers });
+    // pipeline waits for 'drain' between pieces and destroys the response if the client goes away.
+    pipeline(Readable.from(body.pieces()), res, () => {});
+    return;
+  }
   res.writeHead(reply.status, {
     'content-type': reply.contentType,
     // Written as the string itself: no second copy of a large answer as a Buffer.
@@ -128,6 +151,8 @@ function send(res: ServerResponse, reply: Reply): void {
   });
   res.end(body);
 }
+
+const PREALLOCATE = 1 << 16;
 
 /** Body bytes one request holds against the in-flight budget. */
 interface Held {
@@ -154,8 +179,10 @@ function readBody(req: IncomingMessage, limit: number, held: Held): Promise<Buff
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (!decoder && declared > limit) return Promise.reject(tooLarge(`request body of ${declared} bytes exceeds the limit of ${limit} bytes (MODELFLEET_MAX_BODY_SIZE)`));
   if (!decoder && declared > 0) held.reserve(declared); // refused before a byte is buffered
+  // A large declared body is copied into one buffer as it arrives: never the chunks and their concatenation at once.
+  let into = !decoder && declared >= PREALLOCATE ? Buffer.allocUnsafe(declared) : undefined;
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
     const source = decoder ? req.pipe(decoder) : req;
     source.on('data', (c: Buffer) => {
@@ -177,9 +204,15 @@ function readBody(req: IncomingMessage, limit: number, held: Held): Promise<Buff
         reject(err);
         return;
       }
-      chunks.push(c);
+      if (into) c.copy(into, size - c.length);
+      else chunks.push(c);
     });
-    source.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    source.once('end', () => {
+      resolve(into ? into.subarray(0, size) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      // The listeners live as long as the request: they must not keep the body alive once it is decoded.
+      into = undefined;
+      chunks = [];
+    });
     req.once('error', reject);
     if (decoder) decoder.once('error', (e) => reject(badInput(`could not decode the ${req.headers['content-encoding']} request body: ${e.message}`)));
   });
@@ -231,6 +264,7 @@ async function serve(
   };
   res.once('close', () => {
     budget.give(held.bytes);
+    collectSoon(held.bytes);
     ctx.plane.end();
     const code = String(res.statusCode);
     end({ code });
@@ -305,5 +339,5 @@ function requestIdOf(req: IncomingMessage): string {
 
 /** Successful answers only, as KServe's logger does: an error body is not a model's response. */
 function logResponse(plog: PayloadLogger, requestId: string, model: string, protocol: string, reply: Reply): void {
-  if (reply.status >= 200 && reply.status < 300) plog.log('response', requestId, model, protocol, reply.contentType, reply.body);
+  if (reply.status >= 200 && reply.status < 300) plog.log('response', requestId, model, protocol, reply.contentType, reply.body instanceof JsonStream ? reply.body.text() : reply.body);
 }
