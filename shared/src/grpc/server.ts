@@ -74,7 +74,6 @@ function withCodecs(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
 
 export interface GrpcServer {
   server: grpc.Server;
-  bind(host: string, port: number): Promise<number>;
   /** Health follows the model's readiness. */
   setServing(serving: boolean): void;
   shutdown(timeoutMs: number): Promise<void>;
@@ -228,10 +227,6 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
 
   return {
     server,
-    bind: (host, port) =>
-      new Promise((resolve, reject) =>
-        server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
-      ),
     setServing: (serving) => {
       for (const s of serviceNames) health.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
       if (serving) void addReflection();
