@@ -6,6 +6,7 @@ import type { InferenceRequest, InferenceResponse, ModelMetadata, ModelRuntime, 
 import type { Parameters, Tensor } from '../tensor.js';
 import { asFloat64 } from '../tensor.js';
 import type { NativeTask, NativeTaskResult } from '../parallel/native-worker.js';
+import { DeferredPool } from '../parallel/deferred-pool.js';
 import { NativeInputError } from './errors.js';
 import { probeOutputs } from '../output-probe.js';
 import type { NativeModel, NativeOutput } from './types.js';
@@ -33,7 +34,7 @@ export interface NativeRuntimeOptions {
 
 /** Serves a NativeModel (tree ensembles, linear models) with no Python on the request path. */
 export class NativeRuntime implements ModelRuntime {
-  private pool?: Piscina;
+  private pool?: DeferredPool;
   private usPerRow = 0;
   private probed?: TensorMetadata[];
 
@@ -47,15 +48,19 @@ export class NativeRuntime implements ModelRuntime {
   async load(): Promise<void> {
     const { opts } = this;
     if (opts.workers > 0) {
-      this.pool = new Piscina({
-        filename: WORKER,
-        minThreads: opts.workers,
-        maxThreads: opts.workers,
-        idleTimeout: Number.MAX_SAFE_INTEGER,
-        maxQueue: opts.maxQueue,
-        // The model's arrays live in SharedArrayBuffers: every worker reads the same memory.
-        workerData: { model: opts.model.toTransferable() },
-      });
+      const model = opts.model.toTransferable();
+      this.pool = new DeferredPool(
+        () =>
+          new Piscina({
+            filename: WORKER,
+            minThreads: opts.workers,
+            maxThreads: opts.workers,
+            idleTimeout: Number.MAX_SAFE_INTEGER,
+            maxQueue: opts.maxQueue,
+            // The model's arrays live in SharedArrayBuffers: every worker reads the same memory.
+            workerData: { model },
+          }),
+      );
     }
     this.usPerRow = calibrate(opts.model);
     const inlineRows = Math.floor(opts.inlineBudgetUs / this.usPerRow);
@@ -94,11 +99,12 @@ export class NativeRuntime implements ModelRuntime {
       }
     }
     let result: NativeTaskResult;
+    const pool = this.pool.get();
     try {
-      result = (await this.pool.run({ X, nRows, output } satisfies NativeTask)) as NativeTaskResult;
+      result = (await pool.run({ X, nRows, output } satisfies NativeTask)) as NativeTaskResult;
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
-      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${this.pool.queueSize} requests already queued`);
+      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${pool.queueSize} requests already queued`);
       throw err;
     }
     if ('inputError' in result) throw badInput(result.inputError);

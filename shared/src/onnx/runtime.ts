@@ -13,6 +13,7 @@ import { onnxThreads, type OnnxThreads } from './settings.js';
 import { fromOrt, ORT_TO_V2, toOrt, type OrtInputInfo, type OrtTensorLike } from './tensors.js';
 import { rewriteZipMaps, type ZipMapRewrite } from './zipmap.js';
 import type { OnnxTask, OnnxTaskResult } from './pool-worker.js';
+import { DeferredPool } from '../parallel/deferred-pool.js';
 
 const WORKER = fileURLToPath(new URL('./pool-worker.js', import.meta.url));
 
@@ -65,7 +66,7 @@ export class OnnxRuntime implements ModelRuntime {
   private outputs: OutputInfo[] = [];
   private zipmaps: ZipMapRewrite[] = [];
   private readonly stats: RunStats = { runs: 0, totalMs: 0 };
-  private pool?: Piscina;
+  private pool?: DeferredPool;
   /** Estimated session.run cost (fixed + per batch row), when calibration could run the model. */
   private cost?: RunCost;
   private readonly threads: OnnxThreads;
@@ -130,15 +131,19 @@ export class OnnxRuntime implements ModelRuntime {
     const workers = this.opts.workers ?? 0;
     if (workers > 0) {
       this.cost = await calibrate(ort, session, inputs, this.log);
-      this.pool = new Piscina({
-        filename: WORKER,
-        minThreads: workers,
-        maxThreads: workers,
-        idleTimeout: Number.MAX_SAFE_INTEGER,
-        maxQueue: this.opts.maxQueue ?? 1000,
-        // Workers run side by side: one intra-op thread each unless configured, so they do not fight over cores.
-        workerData: { model: rewritten.bytes, options: { ...options, intraOpNumThreads: intraOpThreads ?? 1 } },
-      });
+      const maxQueue = this.opts.maxQueue ?? 1000;
+      this.pool = new DeferredPool(
+        () =>
+          new Piscina({
+            filename: WORKER,
+            minThreads: workers,
+            maxThreads: workers,
+            idleTimeout: Number.MAX_SAFE_INTEGER,
+            maxQueue,
+            // Workers run side by side: one intra-op thread each unless configured, so they do not fight over cores.
+            workerData: { model: rewritten.bytes, options: { ...options, intraOpNumThreads: intraOpThreads ?? 1 } },
+          }),
+      );
       const budget = this.opts.inlineBudgetUs ?? 1000;
       const { cost } = this;
       this.log.info(
@@ -195,11 +200,12 @@ export class OnnxRuntime implements ModelRuntime {
 
   private async runInPool(task: OnnxTask): Promise<Record<string, OrtTensorLike>> {
     let result: OnnxTaskResult;
+    const pool = this.pool!.get();
     try {
-      result = (await this.pool!.run(task)) as OnnxTaskResult;
+      result = (await pool.run(task)) as OnnxTaskResult;
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
-      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${this.pool!.queueSize} requests already queued`);
+      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${pool.queueSize} requests already queued`);
       throw internal(`onnx worker: ${msg}`, err);
     }
     if ('runError' in result) throw runError(new Error(result.runError));
