@@ -1,5 +1,11 @@
 import { firstOk, pssMiB, startProcess } from './processes.js';
 
+/**
+ * Idle memory is read this long after the first 200: servers load gRPC and start their worker threads within ~1 s
+ * after the model is ready, off the path to the first answer, and idle memory must include them.
+ */
+export const IDLE_AFTER_MS = 1500;
+
 export interface ColdStartSpec {
   name: string;
   args: string[];
@@ -18,7 +24,7 @@ export interface ColdStart {
   /** Median launch -> first 200 over the runs, ms. */
   medianMs: number;
   runs: number[];
-  /** Idle PSS of the process tree after its first 200 (+0.5 s), MiB. */
+  /** Idle PSS of the process tree IDLE_AFTER_MS after its first 200, MiB. */
   idleMiB: number;
 }
 
@@ -36,7 +42,7 @@ export async function coldStarts(specs: ColdStartSpec[], runs: number): Promise<
       const proc = await startProcess(spec.args, spec.env);
       try {
         out[k].runs.push(await firstOk(proc, spec.probe.path, spec.probe.body));
-        await new Promise((r) => setTimeout(r, spec.settleMs ?? 500));
+        await new Promise((r) => setTimeout(r, spec.settleMs ?? IDLE_AFTER_MS));
         out[k].idle.push(pssMiB(proc.child.pid!));
       } finally {
         await proc.stop();

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { firstOk, pssMiB, startProcess, type Proc } from './processes.js';
 import { h2load } from './h2load.js';
 import { grpcClientLoad } from './grpc-stream.js';
-import { coldStarts, type ColdStart, type ColdStartSpec } from './cold-start.js';
+import { coldStarts, IDLE_AFTER_MS, type ColdStart, type ColdStartSpec } from './cold-start.js';
 import { compareBridges, KNN_CLASS, type BridgeRow, type CrashOutcome } from './bridges.js';
 import { wrk, type LoadResult } from './wrk.js';
 import { treeShapThroughput, type TreeShapThroughput } from './treeshap.js';
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     const proc: Proc = await startProcess(spec.args, spec.env);
     try {
       const coldStartMs = await firstOk(proc, spec.probe.path, spec.probe.body);
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, IDLE_AFTER_MS));
       const idleMiB = pssMiB(proc.child.pid!);
       for (const w of mine) {
         let r: LoadResult;

@@ -11,7 +11,7 @@ import type { ModelRuntime } from './runtime.js';
 import { DataPlane } from './dataplane.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsServer, ServerMetrics, shareWithPrimary } from './metrics/registry.js';
-import { createGrpcServer, type GrpcServer } from './grpc/server.js';
+import { createLazyGrpcServer, type LazyGrpcServer } from './grpc/lazy.js';
 import { createRestApp } from './rest/app.js';
 import type { ServerContext } from './context.js';
 import { withInferenceRoutes } from './rest/inference.js';
@@ -183,7 +183,8 @@ export async function serveModels(serving: Serving): Promise<RunningServer> {
   );
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);
-  const grpcServer: GrpcServer | undefined = settings.grpcPort !== undefined ? createGrpcServer(ctx, settings.grpcMaxMessageBytes) : undefined;
+  // grpc-js and the protos load on the first gRPC connection or once the model is ready (grpc/lazy.ts).
+  const grpcServer: LazyGrpcServer | undefined = settings.grpcPort !== undefined ? createLazyGrpcServer(ctx, settings.grpcMaxMessageBytes) : undefined;
   const ready = serving.load().then(() => grpcServer?.setServing(true));
   ready.catch(() => {}); // callers decide what a failed load means; never an unhandled rejection
   if (options.clusterWorker?.bindAfterLoad) {

@@ -10,6 +10,7 @@ import type { Datatype, NumericArray, Parameters, Tensor } from '../tensor.js';
 import { elementCount, fromNumbers, isDatatype } from '../tensor.js';
 import { decodeRaw, encodeRaw } from './raw.js';
 import { checkIntegers } from './int-ranges.js';
+import { Bail, FIXED32, FIXED64, LEN, tryRead, VARINT, WireReader, WireWriter } from './protobuf-wire.js';
 
 type Obj = Record<string, any>;
 
@@ -135,4 +136,154 @@ export function encodeV2Proto(response: InferenceResponse, request: InferenceReq
 export function metadataToProto(md: ModelMetadata): Obj {
   const tensor = (t: { name: string; datatype: string; shape: number[] }) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(String) });
   return { name: md.name, versions: md.versions ?? [], platform: md.platform, inputs: md.inputs.map(tensor), outputs: md.outputs.map(tensor) };
+}
+
+/*
+ * The fast path: ModelInferRequest / ModelInferResponse between wire bytes and the proto-loader-shaped objects above,
+ * without protobufjs, for messages without parameters whose contents are numbers or booleans (or raw contents).
+ * Anything else returns undefined and goes through protobufjs, so both paths give the same message.
+ */
+
+/** Typed contents fields read on the fast path: field number -> [name, element reader]. */
+const FAST_CONTENTS: Record<number, [string, 'bool' | 'int32' | 'uint32' | 'float' | 'double']> = {
+  1: ['bool_contents', 'bool'],
+  2: ['int_contents', 'int32'],
+  4: ['uint_contents', 'uint32'],
+  6: ['fp32_contents', 'float'],
+  7: ['fp64_contents', 'double'],
+};
+
+/** inference.ModelInferRequest bytes as proto-loader would give them (shape as numbers), or undefined. */
+export function v2RequestFromWire(buf: Buffer): Obj | undefined {
+  return tryRead(() => {
+    const r = new WireReader(buf);
+    const out: Obj = { inputs: [], outputs: [], raw_input_contents: [] };
+    while (!r.done) {
+      const tag = r.varint();
+      if (tag === ((1 << 3) | LEN)) out.model_name = r.string();
+      else if (tag === ((2 << 3) | LEN)) out.model_version = r.string();
+      else if (tag === ((3 << 3) | LEN)) out.id = r.string();
+      else if (tag === ((5 << 3) | LEN)) out.inputs.push(readInput(r, r.len()));
+      else if (tag === ((6 << 3) | LEN)) {
+        const end = r.len();
+        const o: Obj = {};
+        while (r.pos < end) {
+          if (r.varint() !== ((1 << 3) | LEN)) throw new Bail();
+          o.name = r.string();
+        }
+        if (r.pos !== end) throw new Bail();
+        out.outputs.push(o);
+      } else if (tag === ((7 << 3) | LEN)) out.raw_input_contents.push(r.bytes());
+      else throw new Bail();
+    }
+    return out;
+  });
+}
+
+function readInput(r: WireReader, end: number): Obj {
+  const t: Obj = { shape: [] as number[] };
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | LEN)) t.name = r.string();
+    else if (tag === ((2 << 3) | LEN)) t.datatype = r.string();
+    else if (tag === ((3 << 3) | LEN)) {
+      const e = r.len();
+      while (r.pos < e) t.shape.push(r.varint());
+      if (r.pos !== e) throw new Bail();
+    } else if (tag === ((3 << 3) | VARINT)) t.shape.push(r.varint());
+    else if (tag === ((5 << 3) | LEN)) t.contents = readContents(r, r.len(), t.contents ?? {});
+    else throw new Bail();
+  }
+  if (r.pos !== end) throw new Bail();
+  return t;
+}
+
+function readContents(r: WireReader, end: number, contents: Obj): Obj {
+  while (r.pos < end) {
+    const tag = r.varint();
+    const fast = FAST_CONTENTS[tag >>> 3];
+    if (!fast) throw new Bail();
+    const [name, kind] = fast;
+    const values: unknown[] = (contents[name] ??= []);
+    const wire = tag & 7;
+    const one = () => {
+      if (kind === 'double') values.push(r.double());
+      else if (kind === 'float') values.push(r.float());
+      else if (kind === 'bool') values.push(r.varint() !== 0);
+      else if (kind === 'int32') values.push(r.int32());
+      else {
+        const v = r.varint();
+        if (v > 0xffffffff) throw new Bail();
+        values.push(v);
+      }
+    };
+    const scalarWire = kind === 'double' ? FIXED64 : kind === 'float' ? FIXED32 : VARINT;
+    if (wire === LEN) {
+      const e = r.len();
+      while (r.pos < e) one();
+      if (r.pos !== e) throw new Bail();
+    } else if (wire === scalarWire) one();
+    else throw new Bail();
+  }
+  if (r.pos !== end) throw new Bail();
+  return contents;
+}
+
+const isEmpty = (o: Obj | undefined) => {
+  for (const _ in o) return false;
+  return true;
+};
+
+/** A ModelInferResponse object (as encodeV2Proto builds it) as wire bytes, or undefined when off the fast path. */
+export function v2ResponseToWire(m: Obj): Buffer | undefined {
+  if (!isEmpty(m.parameters)) return undefined;
+  const w = new WireWriter();
+  if (m.model_name) w.string(1, m.model_name);
+  if (m.model_version) w.string(2, m.model_version);
+  if (m.id) w.string(3, m.id);
+  for (const t of m.outputs as Obj[]) {
+    if (!isEmpty(t.parameters)) return undefined;
+    const o = w.begin(5);
+    w.string(1, t.name);
+    w.string(2, t.datatype);
+    if (t.shape.length) {
+      const s = w.begin(3);
+      for (const d of t.shape) {
+        const n = Number(d);
+        if (!Number.isSafeInteger(n) || n < 0) return undefined;
+        w.varint(n);
+      }
+      w.end(s);
+    }
+    if (t.contents) {
+      const c = w.begin(5);
+      for (const field in t.contents) {
+        const values = t.contents[field] as unknown[];
+        if (!values.length) continue;
+        const p = field === 'fp64_contents' ? 7 : field === 'fp32_contents' ? 6 : field === 'int_contents' ? 2 : field === 'uint_contents' ? 4 : field === 'bool_contents' ? 1 : 0;
+        if (!p) return undefined;
+        if (p === 7) {
+          w.tag(7, LEN);
+          w.varint(values.length * 8);
+          for (const v of values) w.double(v as number);
+        } else if (p === 6) {
+          w.tag(6, LEN);
+          w.varint(values.length * 4);
+          for (const v of values) w.float(v as number);
+        } else {
+          const l = w.begin(p);
+          for (const v of values) {
+            const n = p === 1 ? (v ? 1 : 0) : (v as number);
+            if (!Number.isInteger(n) || n < 0) return undefined; // negative int32s take 10 bytes: protobufjs writes them
+            w.varint(n);
+          }
+          w.end(l);
+        }
+      }
+      w.end(c);
+    }
+    w.end(o);
+  }
+  for (const raw of m.raw_output_contents ?? []) w.bytes(6, raw as Uint8Array);
+  return w.finish();
 }

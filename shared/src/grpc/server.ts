@@ -8,9 +8,9 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
-import { seldonFromProto, seldonToProto } from '../codecs/seldon-proto.js';
+import { seldonFromProto, seldonFromWire, seldonToProto, seldonToWire } from '../codecs/seldon-proto.js';
 import { jsonToValue } from '../codecs/protobuf-struct.js';
-import { decodeV2Proto, encodeV2Proto, metadataToProto } from '../codecs/v2-proto.js';
+import { decodeV2Proto, encodeV2Proto, metadataToProto, v2RequestFromWire, v2ResponseToWire } from '../codecs/v2-proto.js';
 import { seldonAggregate, seldonFeedback, seldonPredict, seldonRoute, seldonTransformInput, seldonTransformOutput } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
 import { tritonConfig, V2_EXTENSIONS } from '../rest/v2.js';
@@ -27,28 +27,53 @@ type Obj = Record<string, any>;
 
 const MALFORMED = Symbol('malformed');
 
-/** grpc-js answers INTERNAL when a request cannot be decoded; we want INVALID_ARGUMENT with the reason. */
-function tolerant(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+/** A message type's name as proto-loader describes it. */
+const typeName = (t: unknown) => (t as { type?: { name?: string } } | undefined)?.type?.name;
+
+/**
+ * The service with our codecs: SeldonMessage travels in proto3-JSON shape (what the handlers take) and V2 inference
+ * messages as proto-loader objects, each read and written by a hand-written wire codec when the message is on its
+ * fast path (numeric data, no parameters), else by protobufjs. A request that cannot be decoded is handed to the
+ * handler as MALFORMED: grpc-js would answer INTERNAL, we answer INVALID_ARGUMENT with the reason.
+ */
+function withCodecs(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
   return Object.fromEntries(
-    Object.entries(service).map(([name, method]) => [
-      name,
-      {
-        ...method,
-        requestDeserialize: (buf: Buffer) => {
-          try {
-            return method.requestDeserialize(buf);
-          } catch (err) {
-            return { [MALFORMED]: (err as Error).message };
-          }
+    Object.entries(service).map(([name, m]) => {
+      const method = m as typeof m & { requestType?: unknown; responseType?: unknown };
+      const decode = method.requestDeserialize;
+      const encode = method.responseSerialize;
+      const read: (buf: Buffer) => unknown =
+        typeName(method.requestType) === 'SeldonMessage'
+          ? (buf) => seldonFromWire(buf) ?? seldonFromProto(decode(buf) as Obj)
+          : typeName(method.requestType) === 'ModelInferRequest'
+            ? (buf) => v2RequestFromWire(buf) ?? decode(buf)
+            : decode;
+      const write: (value: Obj) => Buffer =
+        typeName(method.responseType) === 'SeldonMessage'
+          ? (j) => seldonToWire(j) ?? encode(seldonToProto(j))
+          : typeName(method.responseType) === 'ModelInferResponse'
+            ? (m) => v2ResponseToWire(m) ?? encode(m)
+            : encode;
+      return [
+        name,
+        {
+          ...method,
+          requestDeserialize: (buf: Buffer) => {
+            try {
+              return read(buf);
+            } catch (err) {
+              return { [MALFORMED]: (err as Error).message };
+            }
+          },
+          responseSerialize: write,
         },
-      },
-    ]),
+      ];
+    }),
   ) as grpc.ServiceDefinition;
 }
 
 export interface GrpcServer {
   server: grpc.Server;
-  bind(host: string, port: number): Promise<number>;
   /** Health follows the model's readiness. */
   setServing(serving: boolean): void;
   shutdown(timeoutMs: number): Promise<void>;
@@ -60,6 +85,8 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
+    // Channelz (grpc-js's introspection service, which we do not register) costs bookkeeping on every call.
+    'grpc.enable_channelz': 0,
   });
 
   const unary =
@@ -140,14 +167,15 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
     reward: f.reward ?? 0,
   });
   const seldon: Record<string, (r: Obj) => Obj | Promise<Obj>> = {
-    Predict: async (r) => seldonToProto(await seldonPredict(ctx, seldonFromProto(r), false)),
-    SendFeedback: async (r) => seldonToProto(await seldonFeedback(ctx, feedbackFromProto(r))),
+    // SeldonMessage requests and answers are in proto3-JSON shape already (withCodecs).
+    Predict: (r) => seldonPredict(ctx, r, false),
+    SendFeedback: (r) => seldonFeedback(ctx, feedbackFromProto(r)),
     Metadata: () => seldonMetadata(),
     ModelMetadata: () => seldonMetadata(),
-    TransformInput: async (r) => seldonToProto(await seldonTransformInput(ctx, seldonFromProto(r), false)),
-    TransformOutput: async (r) => seldonToProto(await seldonTransformOutput(ctx, seldonFromProto(r), false)),
-    Route: async (r) => seldonToProto(await seldonRoute(ctx, seldonFromProto(r))),
-    Aggregate: async (r) => seldonToProto(await seldonAggregate(ctx, { seldonMessages: (r.seldonMessages ?? []).map(seldonFromProto) })),
+    TransformInput: (r) => seldonTransformInput(ctx, r, false),
+    TransformOutput: (r) => seldonTransformOutput(ctx, r, false),
+    Route: (r) => seldonRoute(ctx, r),
+    Aggregate: (r) => seldonAggregate(ctx, { seldonMessages: (r.seldonMessages ?? []).map(seldonFromProto) }),
     GraphMetadata: () => {
       throw grpcError(grpc.status.UNIMPLEMENTED, 'GraphMetadata is served by a graph (modelfleet run), not by a single model');
     },
@@ -155,7 +183,7 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
   for (const name of SELDON_SERVICES) {
     const service = pkg.seldon.protos[name].service as grpc.ServiceDefinition;
     const impl = Object.fromEntries(Object.keys(service).map((m) => [m, unary('seldon-grpc', m, seldon[m])]));
-    server.addService(tolerant(service), impl);
+    server.addService(withCodecs(service), impl);
   }
 
   const v2: Record<string, (r: Obj) => Obj | Promise<Obj>> = {
@@ -181,9 +209,9 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
   const v2Service = pkg.inference.GRPCInferenceService.service as grpc.ServiceDefinition;
   const v2Impl: grpc.UntypedServiceImplementation = Object.fromEntries(Object.keys(v2).map((m) => [m, unary('v2-grpc', m, v2[m])]));
   v2Impl.ModelStreamInfer = streamInfer(ctx, v2.ModelInfer);
-  server.addService(tolerant(v2Service), v2Impl);
+  server.addService(withCodecs(v2Service), v2Impl);
   const repoService = pkg.inference.model_repository.ModelRepositoryService.service as grpc.ServiceDefinition;
-  server.addService(tolerant(repoService), Object.fromEntries(Object.keys(repoService).map((m) => [m, unary('v2-grpc', m, v2[m])])));
+  server.addService(withCodecs(repoService), Object.fromEntries(Object.keys(repoService).map((m) => [m, unary('v2-grpc', m, v2[m])])));
 
   const serviceNames = ['', ...SELDON_SERVICES.map((s) => `seldon.protos.${s}`), 'inference.GRPCInferenceService'];
   const health = new HealthImplementation(Object.fromEntries(serviceNames.map((s) => [s, 'NOT_SERVING'])));
@@ -199,10 +227,6 @@ export function createGrpcServer(ctx: ServerContext, maxMessageBytes: number): G
 
   return {
     server,
-    bind: (host, port) =>
-      new Promise((resolve, reject) =>
-        server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
-      ),
     setServing: (serving) => {
       for (const s of serviceNames) health.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
       if (serving) void addReflection();

@@ -87,8 +87,8 @@ export class NativeRuntime implements ModelRuntime {
   }
 
   private async run(X: Float64Array | Float32Array, nRows: number, output: string): Promise<NativeOutput> {
-    const pool = this.threads?.pool;
-    if (!pool || nRows * this.usPerRow <= this.opts.inlineBudgetUs) {
+    const threads = this.threads;
+    if (!threads || nRows * this.usPerRow <= this.opts.inlineBudgetUs) {
       try {
         return this.opts.model.run(X, nRows, output);
       } catch (err) {
@@ -97,6 +97,7 @@ export class NativeRuntime implements ModelRuntime {
       }
     }
     let result: NativeTaskResult;
+    const pool = threads.pool; // starts the threads if they have not started yet
     try {
       result = (await pool.run({ id: this.id, model: this.transferable!, X, nRows, output } satisfies NativeTask)) as NativeTaskResult;
     } catch (err) {

@@ -195,11 +195,12 @@ export class OnnxRuntime implements ModelRuntime {
 
   private async runInPool(task: OnnxTask): Promise<Record<string, OrtTensorLike>> {
     let result: OnnxTaskResult;
+    const pool = this.pool!.pool; // starts the threads if they have not started yet
     try {
-      result = (await this.pool!.pool.run(task)) as OnnxTaskResult;
+      result = (await pool.run(task)) as OnnxTaskResult;
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
-      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${this.pool!.pool.queueSize} requests already queued`);
+      if (/queue is at limit/i.test(msg)) throw unavailable(`server busy: ${pool.queueSize} requests already queued`);
       throw internal(`onnx worker: ${msg}`, err);
     }
     if ('runError' in result) throw runError(new Error(result.runError));

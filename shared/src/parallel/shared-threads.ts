@@ -7,6 +7,7 @@
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { DeferredPool } from './deferred-pool.js';
 
 /** What a thread hears on the engine's channel. */
 export interface ThreadsNotice {
@@ -23,7 +24,8 @@ export class SharedThreads {
   private stopped = false;
 
   constructor(
-    readonly pool: Piscina,
+    private readonly deferred: DeferredPool,
+    readonly threads: number,
     channel: string,
     private readonly onEmpty: () => void,
   ) {
@@ -31,8 +33,9 @@ export class SharedThreads {
     this.channel.unref();
   }
 
-  get threads(): number {
-    return this.pool.options.maxThreads;
+  /** The pool; its threads start here if the deferred start has not yet run. */
+  get pool(): Piscina {
+    return this.deferred.get();
   }
 
   add(id: string): void {
@@ -47,7 +50,7 @@ export class SharedThreads {
     this.stopped = true;
     this.onEmpty();
     this.channel.close();
-    await this.pool.destroy();
+    await this.deferred.destroy();
   }
 }
 
@@ -62,7 +65,8 @@ export function sharedThreads(filename: string, channel: string, threads: number
   let shared = pools.get(key);
   if (!shared) {
     const created: SharedThreads = new SharedThreads(
-      new Piscina({ filename, minThreads: threads, maxThreads: threads, idleTimeout: Number.MAX_SAFE_INTEGER, maxQueue }),
+      new DeferredPool(() => new Piscina({ filename, minThreads: threads, maxThreads: threads, idleTimeout: Number.MAX_SAFE_INTEGER, maxQueue })),
+      threads,
       channel,
       () => {
         if (pools.get(key) === created) pools.delete(key);
