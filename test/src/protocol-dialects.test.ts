@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { assertClose, IRIS_ROWS, sklearnModels, type TrainedModels } from './helpers/models.js';
@@ -234,7 +235,10 @@ describe('item 8: V2 values outside their datatype, undeclared inputs', () => {
 describe('item 2: Content-Encoding gzip / deflate request bodies', () => {
   test('gzip and deflate bodies on the Seldon, V2 and KServe V1 inference routes and on feedback', async () => {
     const seldon = Buffer.from(JSON.stringify({ data: { ndarray: [IRIS_ROWS[0]] } }));
-    for (const [enc, z] of [['gzip', gzipSync], ['deflate', deflateSync]] as const) {
+    // zstd where this Node decodes it (22.15+; the Node 22 CI run covers it).
+    const zstd = (zlib as { zstdCompressSync?: (b: Buffer) => Buffer }).zstdCompressSync;
+    const encodings: Array<[string, (b: Buffer) => Buffer]> = [['gzip', gzipSync], ['deflate', deflateSync], ...(zstd ? [['zstd', zstd] as [string, (b: Buffer) => Buffer]] : [])];
+    for (const [enc, z] of encodings) {
       const r = await raw(iris.url, 'POST', '/api/v1.0/predictions', z(seldon), { 'content-encoding': enc });
       assert.equal(r.status, 200, `${enc}: ${r.text}`);
       assertClose(JSON.parse(r.text).data.ndarray, [models.expected.iris.predict_proba[0]]);
@@ -259,9 +263,10 @@ describe('item 2: Content-Encoding gzip / deflate request bodies', () => {
     for (const p of ['/api/v1.0/predictions', '/v2/models/iris/infer', '/api/v1.0/feedback']) {
       const r = await raw(iris.url, 'POST', p, bomb, { 'content-encoding': 'gzip' });
       assert.equal(r.status, 413, `${p}: ${r.text}`);
-      const zstd = await raw(iris.url, 'POST', p, '{}', { 'content-encoding': 'zstd' });
-      assert.equal(zstd.status, 415, `${p}: ${zstd.text}`);
-      assert.match(zstd.text, /zstd|unsupported/);
+      // LZW (`compress`): no Node version decodes it (zstd, once the example here, is decoded from Node 22.15 on).
+      const lzw = await raw(iris.url, 'POST', p, '{}', { 'content-encoding': 'compress' });
+      assert.equal(lzw.status, 415, `${p}: ${lzw.text}`);
+      assert.match(lzw.text, /compress|unsupported/);
     }
     const broken = await raw(iris.url, 'POST', '/v2/models/iris/infer', Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' });
     assert.equal(broken.status, 400, broken.text);

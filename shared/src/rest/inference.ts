@@ -11,6 +11,7 @@ import { jsonBody, JsonStream } from '../codecs/json-numbers.js';
 import { Readable, pipeline } from 'node:stream';
 import { LARGE_BODY, scanNumericList, scanSeldonNdarray, type DecodedArray } from '../codecs/ndarray-scan.js';
 import { parsePythonJson, parseStrictJson } from '../codecs/json-text.js';
+import * as zlib from 'node:zlib';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { badInput, ServingError, tooLarge } from '../errors.js';
@@ -160,6 +161,8 @@ interface Held {
   reserve(n: number): void;
 }
 
+const zstdDecompress = (zlib as { createZstdDecompress?: () => Transform }).createZstdDecompress;
+
 /** Request body encodings decoded on every route (tritonclient's request_compression_algorithm sends them). */
 function decoderFor(encoding: string | undefined): Transform | undefined {
   const e = (encoding ?? 'identity').trim().toLowerCase();
@@ -167,7 +170,9 @@ function decoderFor(encoding: string | undefined): Transform | undefined {
   if (e === 'gzip' || e === 'x-gzip') return createGunzip();
   if (e === 'deflate') return createInflate();
   if (e === 'br') return createBrotliDecompress(); // as express's body parser (the other routes) takes it
-  throw new ServingError('bad_input', `unsupported Content-Encoding "${encoding}": send identity, gzip, deflate or br`, { status: 415 });
+  // zstd where Node has it (22.15+), as express's body parser does there: every route takes the same encodings.
+  if (e === 'zstd' && zstdDecompress) return zstdDecompress();
+  throw new ServingError('bad_input', `unsupported Content-Encoding "${encoding}": send identity, gzip, deflate${zstdDecompress ? ', br or zstd' : ' or br'}`, { status: 415 });
 }
 
 /**
