@@ -145,17 +145,26 @@ function shared(b: ArrayBuffer): SharedArrayBuffer {
  * outputs share the same tree walk or dot products, and the link functions on top are cheap. Costs a few ms.
  */
 function calibrate(model: NativeModel): number {
-  const rows = 64;
-  const X = new Float64Array(rows * model.nFeatures);
   const output = model.outputNames[0];
-  for (let i = 0; i < 10; i++) model.run(X, rows, output);
-  // Best of many short runs: on a busy machine most runs are preempted, and only the fastest shows the real cost.
-  let best = Infinity;
-  for (let i = 0; i < 25; i++) {
+  // Rows per run grow until one run takes ~200 us: at 64 rows a cheap model's fixed cost per call (outputs allocated,
+  // the timer itself) dominated, and the estimate swung 0.4-0.6 us/row for a logistic regression whose rows cost
+  // ~0.05 us, moving 1000-row requests to the threads from one start to the next.
+  let rows = 64;
+  let X = new Float64Array(rows * model.nFeatures);
+  const once = () => {
     const t = performance.now();
     model.run(X, rows, output);
-    best = Math.min(best, ((performance.now() - t) * 1000) / rows);
+    return (performance.now() - t) * 1000;
+  };
+  for (let i = 0; i < 10; i++) once();
+  while (rows < 4096 && once() < 200) {
+    rows *= 2;
+    X = new Float64Array(rows * model.nFeatures);
+    for (let i = 0; i < 3; i++) once();
   }
+  // Best of many runs: on a busy machine most runs are preempted, and only the fastest shows the real cost.
+  let best = Infinity;
+  for (let i = 0; i < 25; i++) best = Math.min(best, once() / rows);
   return Math.max(best, 1e-3);
 }
 
