@@ -3,7 +3,8 @@
  * more model costs its own arrays or session in the threads that run it, not one more set of threads (a V8 isolate
  * each). Tasks carry their model's id and what a thread needs to build it (shared memory, so passing it is cheap);
  * a thread builds each model the first time it runs it. Unloading a model tells every thread, over a
- * BroadcastChannel, to drop it; the last model's unload stops the threads.
+ * BroadcastChannel, to drop it; the last model's unload stops the threads. The threads themselves start a second
+ * after the pool is made or with the first task that needs them (DeferredPool).
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
