@@ -1,8 +1,10 @@
 import { firstOk, pssMiB, startProcess } from './processes.js';
 
 /**
- * Idle memory is read this long after the first 200: servers load gRPC and start their worker threads within ~1 s
- * after the model is ready, off the path to the first answer, and idle memory must include them.
+ * Idle memory is read this long after the first 200, once anything a server does after its first answer (a Python
+ * exporter exiting, a collection) has settled. grpc-js and the engines' worker threads load only when used (the first
+ * gRPC connection, the first request too large to run inline), so a server that has served one small REST request
+ * holds neither.
  */
 export const IDLE_AFTER_MS = 1500;
 

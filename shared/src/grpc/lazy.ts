@@ -1,21 +1,18 @@
 /**
- * The gRPC port without grpc-js on the start path: a plain TCP listener binds at start (so the port is truthful at
- * once), and grpc-js, the .proto files and the services load on the first connection or shortly after the model is
- * ready, whichever comes first. Connections that arrive before then wait, paused, and are handed to grpc-js once it is
- * up (grpc-js's connection injector), so a client sees a slower first answer, never a refused connection. Loading
- * them costs ~25% of a cached native start's CPU; off the path, the first HTTP answer comes that much sooner.
+ * The gRPC port without grpc-js until someone uses it: a plain TCP listener binds at start (so the port is truthful at
+ * once), and grpc-js, the .proto files and the services load on the first connection. That connection waits, paused,
+ * and is handed to grpc-js once it is up (grpc-js's connection injector), so a client sees a slower first answer
+ * (~0.1-0.2 s), never a refused connection. Loading them costs ~25% of a cached native start's CPU and ~20 MiB of
+ * memory, which a server only ever called over REST never pays.
  */
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import type { ServerContext } from '../context.js';
 import type { GrpcServer } from './server.js';
 
-/** After the model is ready, how long gRPC waits for a connection before loading anyway. */
-const LOAD_AFTER_READY_MS = 500;
-
 export interface LazyGrpcServer {
   bind(host: string, port: number): Promise<number>;
-  /** Health follows the model's readiness; the first SERVING also schedules loading. */
+  /** Health follows the model's readiness (kept until grpc-js loads). */
   setServing(serving: boolean): void;
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -64,7 +61,6 @@ export function createLazyGrpcServer(ctx: ServerContext, maxMessageBytes: number
     setServing: (s) => {
       serving = s;
       if (loading) void loading.then((server) => server?.setServing(s));
-      else if (s) setTimeout(() => void load(), LOAD_AFTER_READY_MS).unref();
     },
     shutdown: async (timeoutMs) => {
       closed = true;
