@@ -72,10 +72,11 @@ describe('large Seldon JSON bodies: memory', { timeout: 600_000 }, () => {
 
   test('one 2.4 M-row body: peak RSS ≤ 5 × the body above idle, back within 150 MiB of idle in 20 s, answers equal sklearn', async () => {
     const pid = server.proc.pid!;
-    // A warm server first: a small request, and one of 20,000 rows, too many to run inline, which starts the engine's
-    // worker threads (they start with the first request that needs them; their start is not this body's cost).
+    // A warm server first: a small request, and one of 100,000 rows, far more than run inline (~5,000-11,000 here),
+    // which starts the engine's worker threads (they start with the first request that needs them; their start is not
+    // this body's cost).
     await (await fetch(`${server.url}/api/v1.0/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { ndarray: ROWS } }) })).text();
-    const warm = await fetch(`${server.url}/api/v1.0/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { ndarray: Array.from({ length: 20_000 }, (_, i) => ROWS[i % 2]) } }) });
+    const warm = await fetch(`${server.url}/api/v1.0/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { ndarray: Array.from({ length: 100_000 }, (_, i) => ROWS[i % 2]) } }) });
     assert.equal(warm.status, 200, await warm.text());
     await sleep(1000);
     const idle = await idleRss(pid);
