@@ -2,7 +2,7 @@
  * A full garbage collection soon after a large request. V8 frees a large ArrayBuffer (a request body, a decoded
  * tensor) only when the object holding it is collected, and after a burst of large requests an idle server may not
  * collect for minutes: measured, a 2.4 M-row Seldon request left RSS ~190 MiB above idle 20 s later; with this, back
- * within ~30 MiB. Called for large work only, at most once a second, so a stream of small requests never pays it.
+ * within ~30 MiB. Called for large work only, once 0.5 s after the last of a burst, so small requests never pay it.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';

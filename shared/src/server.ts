@@ -183,7 +183,7 @@ export async function serveModels(serving: Serving): Promise<RunningServer> {
   );
   const metricsServer = options.clusterWorker ? undefined : createMetricsServer(metrics, settings.metricsPath);
   if (options.clusterWorker) shareWithPrimary(metrics);
-  // grpc-js and the protos load on the first gRPC connection or once the model is ready (grpc/lazy.ts).
+  // grpc-js and the protos load on the first gRPC connection (grpc/lazy.ts).
   const grpcServer: LazyGrpcServer | undefined = settings.grpcPort !== undefined ? createLazyGrpcServer(ctx, settings.grpcMaxMessageBytes) : undefined;
   const ready = serving.load().then(() => grpcServer?.setServing(true));
   ready.catch(() => {}); // callers decide what a failed load means; never an unhandled rejection

@@ -3,12 +3,12 @@
  * more model costs its own arrays or session in the threads that run it, not one more set of threads (a V8 isolate
  * each). Tasks carry their model's id and what a thread needs to build it (shared memory, so passing it is cheap);
  * a thread builds each model the first time it runs it. Unloading a model tells every thread, over a
- * BroadcastChannel, to drop it; the last model's unload stops the threads. The threads themselves start a second
- * after the pool is made or with the first task that needs them (DeferredPool).
+ * BroadcastChannel, to drop it; the last model's unload stops the threads. The threads start with the first task that
+ * needs them: each loads the engine's modules (~0.3 s of CPU and ~10 MiB for the native engine), and requests small
+ * enough to run inline (an iris logistic regression: up to ~5,000-11,000 rows) never need them.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { DeferredPool } from './deferred-pool.js';
 
 /** What a thread hears on the engine's channel. */
 export interface ThreadsNotice {
@@ -23,10 +23,10 @@ export class SharedThreads {
   private readonly users = new Set<string>();
   private readonly channel: BroadcastChannel;
   private stopped = false;
+  private started?: Piscina;
 
   constructor(
-    private readonly deferred: DeferredPool,
-    readonly threads: number,
+    private readonly create: () => Piscina,
     channel: string,
     private readonly onEmpty: () => void,
   ) {
@@ -34,9 +34,9 @@ export class SharedThreads {
     this.channel.unref();
   }
 
-  /** The pool; its threads start here if the deferred start has not yet run. */
+  /** The pool; its threads start on the first call. */
   get pool(): Piscina {
-    return this.deferred.get();
+    return (this.started ??= this.create());
   }
 
   add(id: string): void {
@@ -51,7 +51,7 @@ export class SharedThreads {
     this.stopped = true;
     this.onEmpty();
     this.channel.close();
-    await this.deferred.destroy();
+    await this.started?.destroy();
   }
 }
 
@@ -66,8 +66,7 @@ export function sharedThreads(filename: string, channel: string, threads: number
   let shared = pools.get(key);
   if (!shared) {
     const created: SharedThreads = new SharedThreads(
-      new DeferredPool(() => new Piscina({ filename, minThreads: threads, maxThreads: threads, idleTimeout: Number.MAX_SAFE_INTEGER, maxQueue })),
-      threads,
+      () => new Piscina({ filename, minThreads: threads, maxThreads: threads, idleTimeout: Number.MAX_SAFE_INTEGER, maxQueue }),
       channel,
       () => {
         if (pools.get(key) === created) pools.delete(key);

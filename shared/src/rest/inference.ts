@@ -12,7 +12,6 @@ import { Readable, pipeline } from 'node:stream';
 import { LARGE_BODY, scanNumericList, scanSeldonNdarray, type DecodedArray } from '../codecs/ndarray-scan.js';
 import { parsePythonJson, parseStrictJson } from '../codecs/json-text.js';
 import * as zlib from 'node:zlib';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { badInput, ServingError, tooLarge } from '../errors.js';
 import { seldonPredict } from '../handlers/seldon.js';
@@ -167,9 +166,9 @@ const zstdDecompress = (zlib as { createZstdDecompress?: () => Transform }).crea
 function decoderFor(encoding: string | undefined): Transform | undefined {
   const e = (encoding ?? 'identity').trim().toLowerCase();
   if (e === 'identity' || e === '') return undefined;
-  if (e === 'gzip' || e === 'x-gzip') return createGunzip();
-  if (e === 'deflate') return createInflate();
-  if (e === 'br') return createBrotliDecompress(); // as express's body parser (the other routes) takes it
+  if (e === 'gzip' || e === 'x-gzip') return zlib.createGunzip();
+  if (e === 'deflate') return zlib.createInflate();
+  if (e === 'br') return zlib.createBrotliDecompress(); // as express's body parser (the other routes) takes it
   // zstd where Node has it (22.15+), as express's body parser does there: every route takes the same encodings.
   if (e === 'zstd' && zstdDecompress) return zstdDecompress();
   throw new ServingError('bad_input', `unsupported Content-Encoding "${encoding}": send identity, gzip, deflate${zstdDecompress ? ', br or zstd' : ' or br'}`, { status: 415 });
