@@ -58,6 +58,33 @@ describe('numeric list scanner against JSON.parse', () => {
     );
   });
 
+  test('16-19 significant digits, next to the halfway points between doubles, read as Number() reads them', () => {
+    // The double-double path (longDecimal) must give the correctly rounded double or step aside for Number(). The
+    // hardest inputs are decimals within one unit of the last digit of a halfway point between two doubles: the exact
+    // halfway value is computed with BigInt, cut to 16-19 digits, and nudged down and up by one unit.
+    const bits = new BigUint64Array(1);
+    const f = new Float64Array(bits.buffer);
+    const rnd = fc.sample(fc.tuple(fc.double({ min: 1e-6, max: 1e6, noNaN: true }), fc.integer({ min: 16, max: 19 })), { seed: SEED, numRuns: 4000 });
+    const tokens: string[] = [];
+    for (const [v, nd] of rnd) {
+      if (v === 0) continue;
+      f[0] = v;
+      const e = Number((bits[0] >> 52n) & 0x7ffn) - 1075;
+      const mant = (bits[0] & ((1n << 52n) - 1n)) | (1n << 52n);
+      // (v + next(v)) / 2 = (2 mant + 1) * 2^(e-1), written as an integer over 10^k.
+      const k = Math.max(0, 1 - e);
+      const num = (2n * mant + 1n) * (k > 0 ? 5n ** BigInt(k) : 2n ** BigInt(e - 1));
+      const text = num.toString();
+      const point = text.length - k; // digits before the decimal point
+      const head = BigInt(text.slice(0, nd));
+      for (const d of [head - 1n, head, head + 1n]) tokens.push(`${d}e${point - nd}`);
+      tokens.push(v.toPrecision(nd));
+    }
+    const got = scanned(`{"data":{"ndarray":[${tokens.join(',')}]}}`);
+    assert.ok(got, 'scanner refused the list');
+    for (let i = 0; i < tokens.length; i++) assert.ok(Object.is(got[i], Number(tokens[i])), `${tokens[i]}: scanner ${got[i]}, Number ${Number(tokens[i])}`);
+  });
+
   test('what JSON refuses is left to the JSON parse (which answers the 400)', () => {
     for (const token of ['01', '-', '1.', '.5', '+1', '0x10', '1e', '1e+', '--1', 'true', '"1"', 'nan', 'Inf']) {
       assert.equal(scanned(`{"data":{"ndarray":[[1,${token}]]}}`), undefined, token);
@@ -95,6 +122,49 @@ describe('numeric list scanner against JSON.parse', () => {
     assert.deepEqual(msg.data.ndarray.shape, [2, 2, 3]);
     assert.deepEqual(Array.from(msg.data.ndarray.data), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     assert.deepEqual(msg.meta, { puid: 'x' });
+  });
+});
+
+describe('numeric answers', () => {
+  // The nested lists of a tensor, as plain arrays (BigInt values as numbers: they are small here).
+  const nestedOf = (t: Tensor): unknown => {
+    const d = Array.from(t.data as ArrayLike<number | bigint>, Number);
+    const walk = (depth: number, offset: number): unknown[] => {
+      const stride = t.shape.slice(depth + 1).reduce((a, b) => a * b, 1);
+      return Array.from({ length: t.shape[depth] }, (_, i) => (depth === t.shape.length - 1 ? d[offset + i] : walk(depth + 1, offset + i * stride)));
+    };
+    return t.shape.length ? walk(0, 0) : d;
+  };
+  const tensorsOf = fc
+    .tuple(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 4 }), fc.constantFrom('FP64', 'FP32', 'INT64', 'INT32'))
+    .chain(([shape, datatype]) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values =
+        datatype === 'FP64' || datatype === 'FP32'
+          ? fc.array(fc.oneof(fc.double(), fc.constant(NaN), fc.constant(-0), fc.constant(Infinity)), { minLength: n, maxLength: n })
+          : fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: n, maxLength: n });
+      return values.map((v): Tensor => {
+        const data = datatype === 'FP64' ? Float64Array.from(v) : datatype === 'FP32' ? Float32Array.from(v) : datatype === 'INT32' ? Int32Array.from(v) : BigInt64Array.from(v, BigInt);
+        return { name: 'y', datatype, shape, data };
+      });
+    });
+
+  test('the text is what JSON.stringify writes for the nested lists, non-finite values as null or as Python writes them (fast-check)', () => {
+    fc.assert(
+      fc.property(tensorsOf, fc.boolean(), (t, python) => {
+        const nested = nestedOf(t);
+        const got = stringify({ v: numericJson(t, true, python), flat: numericJson(t, false, python) });
+        const flat = Array.from(t.data as ArrayLike<number | bigint>, Number);
+        if (!python) {
+          assert.equal(got, JSON.stringify({ v: nested, flat }));
+          return;
+        }
+        // Python's json.dumps spelling: the non-finite values as sentinels in JSON.stringify's text, then swapped.
+        const mark = (x: unknown): unknown => (Array.isArray(x) ? x.map(mark) : Number.isFinite(x) ? x : `@${String(x)}@`);
+        assert.equal(got, JSON.stringify({ v: mark(nested), flat: mark(flat) }).replace(/"@(NaN|-?Infinity)@"/g, '$1'));
+      }),
+      { seed: SEED, numRuns: 1000 },
+    );
   });
 });
 

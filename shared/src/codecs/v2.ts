@@ -12,7 +12,7 @@ import { flatten, jsonValues, nestedShape } from './ndarray.js';
 import { decodeRaw, encodeRaw } from './raw.js';
 import { parseStrictJson } from './json-text.js';
 import { checkIntegers } from './int-ranges.js';
-import { DecodedArray, LARGE_BODY, scanNumericList } from './ndarray-scan.js';
+import { DecodedArray, SCAN_BODY, scanNumericList } from './ndarray-scan.js';
 
 export const BINARY_HEADER = 'inference-header-content-length';
 
@@ -30,7 +30,7 @@ export function decodeV2Request(body: Buffer, headerLength?: number): InferenceR
     throw badInput(`Inference-Header-Content-Length ${headerLength} is outside the ${body.length}-byte body`);
   }
   // A large JSON body's first numeric "data" list is read straight into a typed array (see ndarray-scan.ts).
-  let parsed: unknown = headerLength === undefined && body.length >= LARGE_BODY ? scanNumericList(body, 'data', parseStrictJson, false, placeData) : undefined;
+  let parsed: unknown = headerLength === undefined && body.length >= SCAN_BODY ? scanNumericList(body, 'data', parseStrictJson, false, placeData) : undefined;
   if (parsed === undefined) {
     try {
       parsed = parseStrictJson(jsonPart.toString('utf8'));

@@ -20,7 +20,8 @@ export interface NativeTask {
   output: string;
 }
 
-export type NativeTaskResult = { ok: NativeOutput } | { inputError: string };
+/** `us`: the model's own evaluation time in this thread (the runtime learns its per-row cost from it). */
+export type NativeTaskResult = { ok: NativeOutput; us: number } | { inputError: string };
 
 const models = new Map<string, NativeModel>();
 const channel = new BroadcastChannel(NATIVE_CHANNEL);
@@ -33,13 +34,15 @@ export default function run(task: NativeTask): NativeTaskResult {
   let model = models.get(task.id);
   if (!model) models.set(task.id, (model = nativeFromTransferable(task.model)));
   try {
+    const t = performance.now();
     const ok = model.run(task.X, task.nRows, task.output);
+    const us = (performance.now() - t) * 1000;
     collectSoon(task.X.byteLength); // this thread's copy of a large input
     // The output moves to the main thread without a copy (a 2.4 M-row predict_proba is 55 MB) and is not left
     // behind in this thread's heap.
     const d = ok.data;
-    if (!ArrayBuffer.isView(d) || !(d.buffer instanceof ArrayBuffer)) return { ok };
-    return move({ [transferableSymbol]: [d.buffer], [valueSymbol]: { ok } } as never) as unknown as NativeTaskResult;
+    if (!ArrayBuffer.isView(d) || !(d.buffer instanceof ArrayBuffer)) return { ok, us };
+    return move({ [transferableSymbol]: [d.buffer], [valueSymbol]: { ok, us } } as never) as unknown as NativeTaskResult;
   } catch (err) {
     if (err instanceof NativeInputError) return { inputError: err.message };
     throw err;

@@ -9,7 +9,7 @@ import { decodeV1Request, encodeV1Response } from '../codecs/kserve-v1.js';
 import { parseSeldonMultipart } from '../codecs/seldon-multipart.js';
 import { jsonBody, JsonStream } from '../codecs/json-numbers.js';
 import { Readable, pipeline } from 'node:stream';
-import { LARGE_BODY, scanNumericList, scanSeldonNdarray, type DecodedArray } from '../codecs/ndarray-scan.js';
+import { SCAN_BODY, scanNumericList, scanSeldonNdarray, type DecodedArray } from '../codecs/ndarray-scan.js';
 import { parsePythonJson, parseStrictJson } from '../codecs/json-text.js';
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
@@ -58,7 +58,7 @@ export async function seldonBody(req: IncomingMessage, body: Buffer, query: stri
       return parseJson(Buffer.from(field), true);
     }
   }
-  if (body.length >= LARGE_BODY) {
+  if (body.length >= SCAN_BODY) {
     const scanned = scanSeldonNdarray(body, parsePythonJson);
     if (scanned) return scanned;
   }
@@ -107,7 +107,7 @@ const ROUTES: InferenceRoute[] = [
     endpoint: 'predict',
     async handle(ctx, _req, body, match) {
       const plane = ctx.plane.checkModel(decodeURIComponent(match[1]));
-      const scanned = body.length >= LARGE_BODY ? scanNumericList(body, 'instances', parseStrictJson, false, placeInstances) : undefined;
+      const scanned = body.length >= SCAN_BODY ? scanNumericList(body, 'instances', parseStrictJson, false, placeInstances) : undefined;
       const request = decodeV1Request(scanned ?? parseJson(body));
       if (body.length >= IDLE_GC_BYTES) await releaseBody();
       const response = await plane.infer(request, 'kserve-v1');
