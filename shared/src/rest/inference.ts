@@ -17,6 +17,7 @@ import { badInput, ServingError, tooLarge } from '../errors.js';
 import { seldonPredict } from '../handlers/seldon.js';
 import type { ServerContext } from '../context.js';
 import type { DataPlane } from '../dataplane.js';
+import type { InferenceRequest } from '../runtime.js';
 import type { RestProtocol } from './context.js';
 import { InflightBudget } from './inflight.js';
 import { collectSoon, IDLE_GC_BYTES, releaseBody } from '../idle-gc.js';
@@ -43,8 +44,11 @@ interface InferenceRoute {
   handle(ctx: ServerContext, req: IncomingMessage, body: Buffer, match: RegExpExecArray, query: string): Promise<Reply>;
 }
 
-/** A Seldon request: JSON body, form field `json=`, query arg `json=` (GET), or multipart fields. */
-export async function seldonBody(req: IncomingMessage, body: Buffer, query: string): Promise<unknown> {
+/**
+ * A Seldon request: JSON body, form field `json=`, query arg `json=` (GET), or multipart fields (the one case that
+ * answers a promise).
+ */
+export function seldonBody(req: IncomingMessage, body: Buffer, query: string): unknown {
   const fromQuery = query ? new URLSearchParams(query).get('json') : null;
   if (fromQuery !== null) return parseJson(Buffer.from(fromQuery), true);
   const type = req.headers['content-type'] ?? '';
@@ -72,11 +76,12 @@ const ROUTES: InferenceRoute[] = [
     pattern: /^\/(?:seldon\/[^/]+\/([^/]+)\/)?(?:predict|api\/v1\.0\/predictions|api\/v0\.1\/predictions)$/,
     protocol: 'seldon',
     endpoint: 'predictions',
-    async handle(ctx, req, body, match, query) {
+    // Each handle decodes the body synchronously and hands only the decoded request to an async continuation: an
+    // async function keeps its parameters while suspended, and a 41 MiB body held that way stayed alive through the
+    // model run and the whole answer (releaseBody's collection could not free it).
+    handle(ctx, req, body, match, query) {
       if (req.method === 'GET' && !match[0].endsWith('/predict')) throw badInput(`use POST for ${match[0]}`);
-      const message = await seldonBody(req, body, query);
-      if (body.length >= IDLE_GC_BYTES) await releaseBody();
-      return json(await seldonPredict(onPlane(ctx, ctx.plane.forSeldonPath(match[1])), message, true));
+      return seldonPredicted(onPlane(ctx, ctx.plane.forSeldonPath(match[1])), seldonBody(req, body, query), body.length >= IDLE_GC_BYTES);
     },
   },
   {
@@ -84,7 +89,7 @@ const ROUTES: InferenceRoute[] = [
     pattern: /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/,
     protocol: 'v2',
     endpoint: 'infer',
-    async handle(ctx, req, body, match) {
+    handle(ctx, req, body, match) {
       const plane = ctx.plane.checkModel(decodeURIComponent(match[1]), match[2] === undefined ? undefined : decodeURIComponent(match[2]));
       const headerLen = req.headers[BINARY_HEADER];
       let headerLength: number | undefined;
@@ -93,11 +98,7 @@ const ROUTES: InferenceRoute[] = [
         if (!Number.isInteger(headerLength)) throw badInput(`${BINARY_HEADER} must be an integer`);
       }
       if (!body.length) throw badInput('empty request body: send an inference request');
-      const request = decodeV2Request(body, headerLength);
-      if (body.length >= IDLE_GC_BYTES) await releaseBody();
-      const response = await plane.infer(request, 'v2');
-      const encoded = encodeV2Response(response, request, plane.model);
-      return { status: 200, contentType: encoded.contentType, body: encoded.body, headers: encoded.headers };
+      return v2Inferred(plane, decodeV2Request(body, headerLength), body.length >= IDLE_GC_BYTES);
     },
   },
   {
@@ -105,16 +106,32 @@ const ROUTES: InferenceRoute[] = [
     pattern: /^\/v1\/models\/([^/:]+):predict$/,
     protocol: 'kserve-v1',
     endpoint: 'predict',
-    async handle(ctx, _req, body, match) {
+    handle(ctx, _req, body, match) {
       const plane = ctx.plane.checkModel(decodeURIComponent(match[1]));
       const scanned = body.length >= SCAN_BODY ? scanNumericList(body, 'instances', parseStrictJson, false, placeInstances) : undefined;
-      const request = decodeV1Request(scanned ?? parseJson(body));
-      if (body.length >= IDLE_GC_BYTES) await releaseBody();
-      const response = await plane.infer(request, 'kserve-v1');
-      return json(encodeV1Response(response.outputs));
+      return v1Predicted(plane, decodeV1Request(scanned ?? parseJson(body)), body.length >= IDLE_GC_BYTES);
     },
   },
 ];
+
+async function seldonPredicted(ctx: ServerContext, message: unknown, large: boolean): Promise<Reply> {
+  const m = await message; // multipart bodies decode asynchronously
+  if (large) await releaseBody();
+  return json(await seldonPredict(ctx, m, true));
+}
+
+async function v2Inferred(plane: DataPlane, request: InferenceRequest, large: boolean): Promise<Reply> {
+  if (large) await releaseBody();
+  const response = await plane.infer(request, 'v2');
+  const encoded = encodeV2Response(response, request, plane.model);
+  return { status: 200, contentType: encoded.contentType, body: encoded.body, headers: encoded.headers };
+}
+
+async function v1Predicted(plane: DataPlane, request: InferenceRequest, large: boolean): Promise<Reply> {
+  if (large) await releaseBody();
+  const response = await plane.infer(request, 'kserve-v1');
+  return json(encodeV1Response(response.outputs));
+}
 
 /** KServe V1: the scanned list is the top-level "instances" (a body that also has "inputs" is parsed as it is). */
 function placeInstances(msg: unknown, marker: string, value: DecodedArray): boolean {
@@ -138,8 +155,10 @@ function send(res: ServerResponse, reply: Reply): void {
   const { body } = reply;
   if (body instanceof JsonStream) {
     res.writeHead(reply.status, { 'content-type': reply.contentType, 'access-control-allow-origin': '*', ...reply.headers });
-    // pipeline waits for 'drain' between pieces and destroys the response if the client goes away.
-    pipeline(Readable.from(body.pieces()), res, () => {});
+    // pipeline waits for 'drain' between pieces and destroys the response if the client goes away. Each piece goes
+    // as bytes: Readable.from reads up to 16 pieces ahead, and a piece built number by number is a string tree many
+    // times its text's size until it is flattened.
+    pipeline(Readable.from(asBytes(body.pieces())), res, () => {});
     return;
   }
   res.writeHead(reply.status, {
@@ -150,6 +169,10 @@ function send(res: ServerResponse, reply: Reply): void {
     ...reply.headers,
   });
   res.end(body);
+}
+
+function* asBytes(pieces: Iterable<string>): Generator<Buffer> {
+  for (const p of pieces) yield Buffer.from(p, 'utf8');
 }
 
 const PREALLOCATE = 1 << 16;
@@ -186,6 +209,11 @@ function readBody(req: IncomingMessage, limit: number, held: Held): Promise<Buff
   // A large declared body is copied into one buffer as it arrives: never the chunks and their concatenation at once.
   let into = !decoder && declared >= PREALLOCATE ? Buffer.allocUnsafe(declared) : undefined;
   return new Promise((resolve, reject) => {
+    // The listeners live as long as the request, and the promise's resolving functions reach the promise, which
+    // holds the body it resolved with: once settled, nothing the listeners share may reach them (a 41 MiB body stayed
+    // alive through the model run and the whole answer through req's 'data' and 'error' listeners).
+    let done: ((body: Buffer) => void) | undefined = resolve;
+    let fail: ((err: unknown) => void) | undefined = reject;
     let chunks: Buffer[] = [];
     let size = 0;
     const source = decoder ? req.pipe(decoder) : req;
@@ -197,7 +225,7 @@ function readBody(req: IncomingMessage, limit: number, held: Held): Promise<Buff
           req.unpipe(decoder);
           decoder.destroy();
         }
-        reject(tooLarge(`request body exceeds the limit of ${limit} bytes${decoder ? ' once decoded' : ''} (MODELFLEET_MAX_BODY_SIZE)`));
+        fail?.(tooLarge(`request body exceeds the limit of ${limit} bytes${decoder ? ' once decoded' : ''} (MODELFLEET_MAX_BODY_SIZE)`));
         return;
       }
       try {
@@ -205,20 +233,21 @@ function readBody(req: IncomingMessage, limit: number, held: Held): Promise<Buff
       } catch (err) {
         req.pause();
         decoder?.destroy();
-        reject(err);
+        fail?.(err);
         return;
       }
       if (into) c.copy(into, size - c.length);
       else chunks.push(c);
     });
     source.once('end', () => {
-      resolve(into ? into.subarray(0, size) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-      // The listeners live as long as the request: they must not keep the body alive once it is decoded.
+      done?.(into ? into.subarray(0, size) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      done = undefined;
+      fail = undefined;
       into = undefined;
       chunks = [];
     });
-    req.once('error', reject);
-    if (decoder) decoder.once('error', (e) => reject(badInput(`could not decode the ${req.headers['content-encoding']} request body: ${e.message}`)));
+    req.once('error', (err) => fail?.(err));
+    if (decoder) decoder.once('error', (e) => fail?.(badInput(`could not decode the ${req.headers['content-encoding']} request body: ${e.message}`)));
   });
 }
 
@@ -316,12 +345,15 @@ async function answer(
   const plog = skip ? undefined : ctx.requestLog;
   let requestId = '';
   try {
-    const body = await readBody(req, maxBodyBytes, held);
-    if (plog) {
-      requestId = requestIdOf(req);
-      plog.log('request', requestId, ctx.plane.model.name, protocol, req.headers['content-type'] ?? 'application/json', body);
-    }
-    reply = skip ? await withoutLogging(() => route.handle(ctx, req, body, match, query)) : await route.handle(ctx, req, body, match, query);
+    // The body is handed on inside a callback and never held by this function while it waits: a suspended async
+    // function keeps its variables, and so kept a 41 MiB body alive through the model run and the whole answer.
+    reply = await readBody(req, maxBodyBytes, held).then((body) => {
+      if (plog) {
+        requestId = requestIdOf(req);
+        plog.log('request', requestId, ctx.plane.model.name, protocol, req.headers['content-type'] ?? 'application/json', body);
+      }
+      return skip ? withoutLogging(() => route.handle(ctx, req, body, match, query)) : route.handle(ctx, req, body, match, query);
+    });
   } catch (err) {
     const { status, body } = errorBody(protocol, err);
     if (status >= 500) ctx.log.error(`${protocol} request failed: ${(err as Error).message}`);
