@@ -76,9 +76,8 @@ const ROUTES: InferenceRoute[] = [
     pattern: /^\/(?:seldon\/[^/]+\/([^/]+)\/)?(?:predict|api\/v1\.0\/predictions|api\/v0\.1\/predictions)$/,
     protocol: 'seldon',
     endpoint: 'predictions',
-    // Each handle decodes the body synchronously and hands only the decoded request to an async continuation: an
-    // async function keeps its parameters while suspended, and a 41 MiB body held that way stayed alive through the
-    // model run and the whole answer (releaseBody's collection could not free it).
+    // Each handle decodes the body synchronously and hands only the decoded request to an async continuation, so no
+    // suspended frame can hold a large body while the model runs and the answer is written (see readBody).
     handle(ctx, req, body, match, query) {
       if (req.method === 'GET' && !match[0].endsWith('/predict')) throw badInput(`use POST for ${match[0]}`);
       return seldonPredicted(onPlane(ctx, ctx.plane.forSeldonPath(match[1])), seldonBody(req, body, query), body.length >= IDLE_GC_BYTES);
@@ -345,8 +344,7 @@ async function answer(
   const plog = skip ? undefined : ctx.requestLog;
   let requestId = '';
   try {
-    // The body is handed on inside a callback and never held by this function while it waits: a suspended async
-    // function keeps its variables, and so kept a 41 MiB body alive through the model run and the whole answer.
+    // The body is handed on inside a callback, never held by this function while it waits for the answer.
     reply = await readBody(req, maxBodyBytes, held).then((body) => {
       if (plog) {
         requestId = requestIdOf(req);
