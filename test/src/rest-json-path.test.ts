@@ -125,6 +125,21 @@ describe('numeric list scanner against JSON.parse', () => {
   });
 });
 
+/** Tensors of every numeric datatype and rank 1-4 (empty dimensions too), with NaN, -0 and infinities. */
+const tensors = fc
+  .tuple(fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 4 }), fc.constantFrom('FP64', 'FP32', 'INT64', 'INT32'))
+  .chain(([shape, datatype]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values =
+      datatype === 'FP64' || datatype === 'FP32'
+        ? fc.array(fc.oneof(fc.double(), fc.constant(NaN), fc.constant(-0)), { minLength: n, maxLength: n })
+        : fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: n, maxLength: n });
+    return values.map((v): Tensor => {
+      const data = datatype === 'FP64' ? Float64Array.from(v) : datatype === 'FP32' ? Float32Array.from(v) : datatype === 'INT32' ? Int32Array.from(v) : BigInt64Array.from(v, BigInt);
+      return { name: 'y', datatype, shape, data };
+    });
+  });
+
 describe('numeric answers', () => {
   // The nested lists of a tensor, as plain arrays (BigInt values as numbers: they are small here).
   const nestedOf = (t: Tensor): unknown => {
@@ -135,23 +150,10 @@ describe('numeric answers', () => {
     };
     return t.shape.length ? walk(0, 0) : d;
   };
-  const tensorsOf = fc
-    .tuple(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 4 }), fc.constantFrom('FP64', 'FP32', 'INT64', 'INT32'))
-    .chain(([shape, datatype]) => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const values =
-        datatype === 'FP64' || datatype === 'FP32'
-          ? fc.array(fc.oneof(fc.double(), fc.constant(NaN), fc.constant(-0), fc.constant(Infinity)), { minLength: n, maxLength: n })
-          : fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: n, maxLength: n });
-      return values.map((v): Tensor => {
-        const data = datatype === 'FP64' ? Float64Array.from(v) : datatype === 'FP32' ? Float32Array.from(v) : datatype === 'INT32' ? Int32Array.from(v) : BigInt64Array.from(v, BigInt);
-        return { name: 'y', datatype, shape, data };
-      });
-    });
 
   test('the text is what JSON.stringify writes for the nested lists, non-finite values as null or as Python writes them (fast-check)', () => {
     fc.assert(
-      fc.property(tensorsOf, fc.boolean(), (t, python) => {
+      fc.property(tensors, fc.boolean(), (t, python) => {
         const nested = nestedOf(t);
         const got = stringify({ v: numericJson(t, true, python), flat: numericJson(t, false, python) });
         const flat = Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -169,20 +171,6 @@ describe('numeric answers', () => {
 });
 
 describe('streamed answers', () => {
-  const tensors = fc
-    .tuple(fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 4 }), fc.constantFrom('FP64', 'FP32', 'INT64', 'INT32'))
-    .chain(([shape, datatype]) => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const values =
-        datatype === 'FP64' || datatype === 'FP32'
-          ? fc.array(fc.oneof(fc.double(), fc.constant(NaN), fc.constant(-0)), { minLength: n, maxLength: n })
-          : fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: n, maxLength: n });
-      return values.map((v): Tensor => {
-        const data = datatype === 'FP64' ? Float64Array.from(v) : datatype === 'FP32' ? Float32Array.from(v) : datatype === 'INT32' ? Int32Array.from(v) : BigInt64Array.from(v, BigInt);
-        return { name: 'y', datatype, shape, data };
-      });
-    });
-
   test('the pieces of a streamed document join to exactly the one-string text (fast-check)', () => {
     fc.assert(
       fc.property(tensors, fc.boolean(), fc.boolean(), (t, nested, python) => {
