@@ -1,9 +1,9 @@
 /**
- * Large Seldon bodies: `data.ndarray` of numbers read straight from the body's bytes into a Float64Array. JSON.parse
- * of 2.4 M rows builds 2.4 M JS arrays and ~10 M heap numbers (over 30 times the body in memory); this keeps the
- * extra memory to the typed array. Only bodies past LARGE_BODY take this path (small ones stay on JSON.parse, the
- * fastest there); anything it does not recognise (strings, booleans, ragged rows, the key elsewhere) falls back
- * to the ordinary parse.
+ * Numeric lists (Seldon `data.ndarray`, V2 `data`, KServe V1 `instances`) read straight from the body's bytes into a
+ * Float64Array. JSON.parse of 2.4 M rows builds 2.4 M JS arrays and ~10 M heap numbers (over 30 times the body in
+ * memory); this keeps the extra memory to the typed array, and from SCAN_BODY up it is also faster. Smaller bodies
+ * stay on JSON.parse, the fastest there; anything the scanner does not recognise (strings, booleans, ragged rows, the
+ * key elsewhere) falls back to the ordinary parse.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -286,7 +286,7 @@ function scanNumbers(b: Buffer, start: number, python: boolean): { shape: number
       else if (shape[depth] !== len) return undefined; // ragged
       if (len === 0 && leafDepth < 0) return undefined; // empty lists: leave to the general path
       expectValue = false;
-      if (depth === 0) return { shape: shape.slice(0, leafDepth), data: large ? out.subarray(0, n) : out.slice(0, n), end: i + 1 };
+      if (depth === 0) return { shape: shape.slice(0, leafDepth), data: out === scratch ? out.slice(0, n) : out.subarray(0, n), end: i + 1 };
       continue;
     }
     if (c === C.Comma) {

@@ -29,7 +29,7 @@ export function decodeV2Request(body: Buffer, headerLength?: number): InferenceR
   if (headerLength !== undefined && (headerLength < 0 || headerLength > body.length)) {
     throw badInput(`Inference-Header-Content-Length ${headerLength} is outside the ${body.length}-byte body`);
   }
-  // A large JSON body's first numeric "data" list is read straight into a typed array (see ndarray-scan.ts).
+  // From SCAN_BODY up, a JSON body's first numeric "data" list is read straight into a typed array (ndarray-scan.ts).
   let parsed: unknown = headerLength === undefined && body.length >= SCAN_BODY ? scanNumericList(body, 'data', parseStrictJson, false, placeData) : undefined;
   if (parsed === undefined) {
     try {
